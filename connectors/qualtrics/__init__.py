@@ -1,0 +1,1 @@
+"""The qualtrics connector."""

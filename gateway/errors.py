@@ -1,0 +1,110 @@
+"""The gateway's exception tree. Every error the gateway raises on purpose is one of these::
+
+    GatewayError                      root; ``code`` is the stable API error code
+    ├── AuthError                     401 missing or unknown x-api-key
+    ├── ForbiddenError                403 the key may not do this (tenant key on an admin route)
+    ├── NotFoundError                 404 no such id, or not the caller's tenant
+    ├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
+    ├── ValidationError               422 bad input; ``details`` name the failing paths
+    ├── StoreError                    a database failure translated at the store seam
+    ├── DeliveryError                 one HTTP attempt failed before a response; ``error_class`` says how
+    │   └── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
+    ├── SignatureError                an inbound or consumer-side signature did not verify
+    └── UpstreamError                 person.run answered badly or not at all
+        └── UpstreamThrottled         429; ``retry_after`` seconds
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Root of the tree; ``status`` and ``code`` drive the API error body."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class AuthError(GatewayError):
+    """The request carries no valid ``x-api-key``."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(GatewayError):
+    """The key is valid but may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFoundError(GatewayError):
+    """No such resource, or it belongs to another tenant."""
+
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(GatewayError):
+    """The write conflicts with the stored state (stale version)."""
+
+    status = 409
+    code = "conflict"
+
+
+class ValidationError(GatewayError):
+    """The input is malformed; ``details`` lists ``{"path", "message"}`` items."""
+
+    status = 422
+    code = "validation_error"
+
+
+class StoreError(GatewayError):
+    """The database failed; raised from the store with the driver error as ``__cause__``."""
+
+    code = "store_error"
+
+
+class DeliveryError(GatewayError):
+    """One attempt failed before any HTTP response. ``error_class`` is the attempt's error."""
+
+    code = "delivery_error"
+
+    def __init__(self, message: str, *, error_class: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+class BlockedDestinationError(DeliveryError):
+    """The destination resolves to an address outside the allowed networks."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_class="blocked")
+
+
+class SignatureError(GatewayError):
+    """A signature is missing, malformed, stale or does not match."""
+
+    status = 401
+    code = "invalid_signature"
+
+
+class UpstreamError(GatewayError):
+    """person.run failed (network, 5xx, unexpected body)."""
+
+    code = "upstream_error"
+
+
+class UpstreamThrottled(UpstreamError):
+    """person.run answered 429; wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

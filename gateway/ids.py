@@ -1,0 +1,43 @@
+"""Prefixed, time-sortable ids: ``evt_``, ``dst_``, ``dlv_``, ``att_``, ``src_``, ``key_``, ``rpl_``.
+
+The body is a 26-character Crockford base32 ULID (48 bits of milliseconds, 80 random bits), so ids
+sort by creation time as plain strings in both SQLite and PostgreSQL. Derived ids (an event id made
+from a person.run task id) use a hash instead, so the same input always yields the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+EVENT = "evt"
+DESTINATION = "dst"
+DELIVERY = "dlv"
+ATTEMPT = "att"
+SOURCE = "src"
+KEY = "key"
+REPLAY = "rpl"
+
+
+def _b32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str, *, now_ms: int | None = None) -> str:
+    """A new ULID-bodied id; ``now_ms`` (Unix milliseconds) is for tests."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{_b32(ms, 10)}{_b32(rand, 16)}"
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """A stable id for an outside identity (e.g. a person.run task): same parts, same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return f"{prefix}_{_b32(int.from_bytes(digest[:17], 'big') >> 6, 26)}"
