@@ -1,1 +1,1 @@
-"""The webhook connector."""
+"""The plain webhook connector (CONTRACT §4: ``{"id", "type", "timestamp", "tenantId", "data"}``)."""

@@ -1,0 +1,72 @@
+"""``/integrations/deliveries``: the log, detail with attempts, and replay of one delivery."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.api.common import (
+    check_tenant, endpoint, json_response, page_body, paging, query_bool, query_time, run,
+    scope_tenant, services,
+)
+from gateway.api.schemas import delivery_out
+from gateway.errors import ValidationError
+from gateway.models import DeliveryStatus
+from gateway.store import DeliveryFilter, Principal
+
+
+def delivery_filter(request: Request, principal: Principal) -> DeliveryFilter:
+    q = request.query_params
+    status = q.get("status") or None
+    if status is not None and status not in {s.value for s in DeliveryStatus}:
+        raise ValidationError(f"unknown status {status!r}", details=[
+            {"path": "status", "message": f"one of {[s.value for s in DeliveryStatus]}"}])
+    return DeliveryFilter(
+        tenant_id=scope_tenant(principal, q.get("tenantId") or None),
+        destination_id=q.get("destinationId") or None, event_id=q.get("eventId") or None,
+        status=status, is_test=query_bool(request, "isTest"), since=query_time(request, "since"),
+        until=query_time(request, "until"), connector=q.get("connector") or None,
+    )
+
+
+@endpoint
+async def list_deliveries(request: Request, principal: Principal) -> Response:
+    store = services(request).store
+    flt = delivery_filter(request, principal)
+    page, size = paging(request)
+    rows, total = await run(store.list_deliveries, flt, page=page, page_size=size)
+    if query_bool(request, "includeAttempts"):
+        attempts = await run(store.attempts_for, [r["id"] for r in rows])
+        items = [delivery_out(r, attempts[r["id"]]) for r in rows]
+    else:
+        items = [delivery_out(r) for r in rows]
+    return json_response(page_body(items, page, size, total))
+
+
+@endpoint
+async def get_delivery(request: Request, principal: Principal) -> Response:
+    store = services(request).store
+    row = await run(store.get_delivery, request.path_params["id"])
+    check_tenant(principal, row["tenant_id"], f"delivery {row['id']}")
+    attempts = None
+    if query_bool(request, "includeAttempts") is not False:
+        attempts = (await run(store.attempts_for, [row["id"]]))[row["id"]]
+    return json_response(delivery_out(row, attempts))
+
+
+@endpoint
+async def replay_delivery(request: Request, principal: Principal) -> Response:
+    svc = services(request)
+    row = await run(svc.store.get_delivery, request.path_params["id"])
+    check_tenant(principal, row["tenant_id"], f"delivery {row['id']}")
+    replay = await run(svc.store.replay_delivery, row["id"])
+    svc.wake_worker()
+    return json_response(delivery_out(replay), 201)
+
+
+routes = [
+    Route("/integrations/deliveries", list_deliveries, methods=["GET"]),
+    Route("/integrations/deliveries/{id}", get_delivery, methods=["GET"]),
+    Route("/integrations/deliveries/{id}/replay", replay_delivery, methods=["POST"]),
+]

@@ -1,0 +1,43 @@
+"""``GET /health``: database, scheduler and upstream checks (public)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway import __version__
+from gateway.api.common import json_response, run, services
+from gateway.errors import GatewayError
+
+HEARTBEAT_STALE = timedelta(seconds=60)
+
+
+async def health(request: Request) -> Response:
+    svc = services(request)
+    checks: dict[str, Any] = {}
+    try:
+        await run(svc.store.ping)
+        checks["database"] = {"status": "ok", "dialect": svc.store.dialect}
+    except GatewayError as exc:
+        checks["database"] = {"status": "failing", "error": exc.message}
+    if svc.scheduler_running():
+        checks["scheduler"] = {"status": "ok", "where": "this process"}
+    else:
+        try:
+            beat = await run(svc.store.last_heartbeat)
+        except GatewayError:
+            beat = None
+        fresh = beat is not None and svc.store.clock() - beat < HEARTBEAT_STALE
+        checks["scheduler"] = {"status": "ok" if fresh else "failing",
+                               "lastHeartbeat": beat.isoformat() if beat else None}
+    checks["upstream"] = svc.upstream_status()
+    failing = [name for name, c in checks.items() if c.get("status") == "failing"]
+    body = {"status": "degraded" if failing else "ok", "version": __version__, "checks": checks}
+    return json_response(body, 503 if "database" in failing else 200)
+
+
+routes = [Route("/health", health, methods=["GET"])]

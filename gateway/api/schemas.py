@@ -1,0 +1,187 @@
+"""API schemas: ``…In`` / ``…Patch`` bodies (validated) and ``…_out`` renderers (camelCase)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import Field, field_validator, model_validator
+
+from gateway.api.common import ApiModel, camel, times
+from gateway.catalog import catalog
+from gateway.models import PLATFORMS, SigningAlgorithm
+from gateway.registry import CONNECTORS
+from gateway.signing import public_key_for
+
+MAX_RETRY_STEPS = 20
+MAX_RETRY_STEP_SECONDS = 7 * 86400
+
+
+def _check_event_types(values: list[str]) -> list[str]:
+    known = set(catalog())
+    for value in values:
+        if value in known or value == "*" or (value.endswith(".*") and any(
+                k.startswith(value[:-1]) for k in known)):
+            continue
+        raise ValueError(f"unknown event type {value!r}; known: {sorted(known)}")
+    return values
+
+
+def _check_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) > 2048:
+        raise ValueError("must be an http(s) URL of at most 2048 characters")
+    return value
+
+
+class DestinationBase(ApiModel):
+    filter: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    credentials: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    retry_schedule: list[float] | None = Field(None, max_length=MAX_RETRY_STEPS)
+    timeout_seconds: float | None = Field(None, ge=1, le=60)
+    rate_limit_per_second: float | None = Field(None, gt=0, le=10_000)
+    ordered: bool | None = None
+    output_schema: dict[str, Any] | None = None
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(not 0 <= s <= MAX_RETRY_STEP_SECONDS for s in value):
+            raise ValueError(f"each step is 0..{MAX_RETRY_STEP_SECONDS} seconds")
+        return value
+
+    @field_validator("output_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
+        return value
+
+
+class DestinationIn(DestinationBase):
+    tenant_id: str | None = Field(None, min_length=1, max_length=200)
+    name: str = Field("", max_length=200)
+    connector: Literal["webhook", "zapier", "make", "n8n", "typeform", "qualtrics"]
+    url: str
+    event_types: list[str] = Field(min_length=1)
+    secret: str | None = None
+    signing: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256
+
+    _url = field_validator("url")(_check_url)
+    _types = field_validator("event_types")(_check_event_types)
+
+    @model_validator(mode="after")
+    def _secret_matches_signing(self) -> DestinationIn:
+        if self.secret is None:
+            return self
+        prefix = "whsk_" if self.signing is SigningAlgorithm.ED25519 else "whsec_"
+        if not self.secret.startswith(prefix):
+            raise ValueError(f"secret for {self.signing.value} must start with {prefix}")
+        try:
+            raw = base64.b64decode(self.secret[len(prefix):], validate=True)
+        except ValueError as exc:
+            raise ValueError("secret is not valid base64 after its prefix") from exc
+        if self.signing is SigningAlgorithm.HMAC_SHA256 and not 24 <= len(raw) <= 64:
+            raise ValueError("a whsec_ secret holds 24 to 64 random bytes")
+        if self.signing is SigningAlgorithm.ED25519 and len(raw) != 32:
+            raise ValueError("a whsk_ key holds a 32-byte ed25519 seed")
+        return self
+
+
+class DestinationPatch(DestinationBase):
+    name: str | None = Field(None, max_length=200)
+    url: str | None = None
+    event_types: list[str] | None = Field(None, min_length=1)
+    expected_version: int | None = None
+
+    _url = field_validator("url")(lambda v: v if v is None else _check_url(v))
+    _types = field_validator("event_types")(lambda v: v if v is None else _check_event_types(v))
+
+
+class TestSendIn(ApiModel):
+    event_type: str | None = None
+
+
+class EventIn(ApiModel):
+    id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-:]+$")
+    tenant_id: str | None = Field(None, min_length=1, max_length=200)
+    type: str
+    data: dict[str, Any]
+
+
+class KeyIn(ApiModel):
+    tenant_id: str = Field(min_length=1, max_length=200)
+    name: str = Field("", max_length=200)
+    admin: bool = False
+
+
+_SENSITIVE_HEADER = ("authorization", "token", "secret", "password", "key", "cookie")
+
+
+def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
+    headers = {k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE_HEADER) else v)
+               for k, v in (row["headers"] or {}).items()}
+    out = camel({
+        "id": row["id"], "tenant_id": row["tenant_id"], "name": row["name"],
+        "connector": row["connector"], "url": row["url"], "event_types": row["event_types"],
+        "signing": row["signing"], "retry_schedule": row["retry_schedule"],
+        "timeout_seconds": row["timeout_seconds"],
+        "rate_limit_per_second": row["rate_limit_per_second"], "ordered": row["ordered"],
+        "status": row["status"], "disabled_reason": row["disabled_reason"],
+        "disabled_at": row["disabled_at"], "version": row["version"],
+        "has_credentials": row["credentials_enc"] is not None,
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "is_subscription": row["connector"] in PLATFORMS,
+    })
+    # User-shaped objects keep their keys as given.
+    out["filter"] = row["filter"]
+    out["headers"] = headers
+    out["options"] = row["options"]
+    out["outputSchema"] = row["output_schema"]
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def public_key_out(store_secret: str) -> str | None:
+    return public_key_for(store_secret) if store_secret.startswith("whsk_") else None
+
+
+DELIVERY_FIELDS = (
+    "id", "tenant_id", "event_id", "event_type", "destination_id", "connector", "status",
+    "attempt_count", "next_attempt_at", "is_test", "trigger", "replay_of", "replay_id",
+    "last_status_code", "last_error", "created_at", "updated_at", "completed_at",
+)
+
+
+def delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = camel({k: row[k] for k in DELIVERY_FIELDS})
+    if attempts is not None:
+        out["attempts"] = [attempt_out(a) for a in attempts]
+    return out
+
+
+def attempt_out(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = camel({k: v for k, v in row.items()
+                                 if k not in ("request_headers", "response_headers")})
+    out["requestHeaders"] = row["request_headers"]
+    out["responseHeaders"] = row["response_headers"]
+    return out
+
+
+def event_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "tenantId": row["tenant_id"], "type": row["type"],
+            "timestamp": times(row["created_at"]), "origin": row["origin"], "data": row["data"]}
+
+
+def platform_of(connector: str) -> bool:
+    return connector in PLATFORMS
+
+
+__all__ = ["CONNECTORS"]

@@ -1,0 +1,1 @@
+"""Delivery: the outbound HTTP client (SSRF guard, timeouts) and the worker loop."""

@@ -1,0 +1,24 @@
+"""Per-destination pacing: evenly spaced slots, so no one-second window exceeds the cap."""
+
+from __future__ import annotations
+
+
+class Pacer:
+    """A generic cell rate algorithm: each send takes the next slot ``1/rate`` after the last."""
+
+    def __init__(self) -> None:
+        self._next_free: dict[str, float] = {}
+
+    def slot(self, key: str, rate_per_second: float | None, now: float, horizon: float) -> float | None:
+        """Reserve and return the send time (monotonic seconds), or ``None`` when the next free
+        slot lies beyond ``now + horizon`` (then nothing is reserved: hand the delivery back)."""
+        if not rate_per_second:
+            return now
+        at = max(now, self._next_free.get(key, now))
+        if at - now > horizon:
+            return None
+        self._next_free[key] = at + 1.0 / rate_per_second
+        return at
+
+    def next_free(self, key: str, now: float) -> float:
+        return max(now, self._next_free.get(key, now))

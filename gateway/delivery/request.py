@@ -1,0 +1,93 @@
+"""Building one attempt's request: render, check, sign. Pure (``now`` comes in)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from gateway import __version__, signing
+from gateway.adapters import Connector, RenderedRequest
+from gateway.models import DestinationView, ErrorClass, Event
+
+USER_AGENT = f"person-gateway/{__version__}"
+_SENSITIVE = re.compile(r"authorization|token|secret|password|cookie|api-?key", re.I)
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    url: str
+    method: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class RenderFailure(Exception):
+    """The attempt cannot be sent; ``error_class`` says why (nothing goes on the wire)."""
+
+    def __init__(self, message: str, error_class: ErrorClass) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def prepare(
+    connector: Connector, event: Event, destination: DestinationView, *,
+    delivery_id: str, attempt_number: int, is_test: bool, now: datetime,
+    output_schema: dict[str, Any] | None,
+) -> PreparedRequest:
+    try:
+        rendered: RenderedRequest = connector.render(event, destination, now)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RenderFailure(f"cannot map this event: {exc}", ErrorClass.RENDER) from exc
+    if connector.max_body_bytes is not None and len(rendered.body) > connector.max_body_bytes:
+        raise RenderFailure(
+            f"body of {len(rendered.body)} bytes exceeds the {connector.name} cap of "
+            f"{connector.max_body_bytes}", ErrorClass.PAYLOAD_TOO_LARGE)
+    if output_schema:
+        check_output_schema(rendered.body, output_schema)
+    timestamp = int(now.timestamp())
+    headers = {**destination.headers, **rendered.headers}
+    headers.update({
+        "content-type": rendered.content_type,
+        "user-agent": USER_AGENT,
+        "x-gateway-delivery-id": delivery_id,
+        "x-gateway-attempt": str(attempt_number),
+    })
+    if is_test:
+        headers["x-gateway-test"] = "true"
+    secrets = [k.secret for k in destination.keys]
+    if secrets:
+        headers.update(signing.signature_headers(event.id, timestamp, rendered.body, secrets))
+    else:
+        headers.update({"webhook-id": event.id, "webhook-timestamp": str(timestamp)})
+    return PreparedRequest(rendered.url, rendered.method, rendered.body, headers)
+
+
+def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise RenderFailure("body is not JSON; outputSchema cannot apply",
+                            ErrorClass.SCHEMA_MISMATCH) from exc
+    errors = sorted(Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        where = "; ".join(
+            f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+            for e in errors[:5])
+        raise RenderFailure(f"rendered body breaks outputSchema: {where}",
+                            ErrorClass.SCHEMA_MISMATCH)
+
+
+def redact(headers: dict[str, str], extra_names: set[str] | None = None) -> dict[str, str]:
+    """Headers as stored on the attempt: credentials and signatures masked."""
+    extra = {n.lower() for n in (extra_names or set())}
+    return {
+        name: (REDACTED if (_SENSITIVE.search(name) and not name.lower().startswith(
+            ("webhook-", "x-gateway-"))) or name.lower() in extra else value)
+        for name, value in headers.items()
+    }

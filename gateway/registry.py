@@ -1,0 +1,36 @@
+"""Connector name -> adapter. The only gateway module that imports ``connectors.*``."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from gateway.adapters import Connector
+from gateway.errors import ValidationError
+from gateway.models import ConnectorName
+
+CONNECTORS: tuple[str, ...] = tuple(c.value for c in ConnectorName)
+
+
+@cache
+def get_connector(name: str) -> Connector:
+    if name not in CONNECTORS:
+        raise ValidationError(
+            f"unknown connector {name!r}",
+            details=[{"path": "connector", "message": f"one of {list(CONNECTORS)}"}],
+        )
+    module = importlib.import_module(f"connectors.{name}.adapter")
+    adapter: Connector = module.ADAPTER
+    return adapter
+
+
+def available_connectors() -> list[str]:
+    """Connectors whose adapter module is present (placeholders are skipped)."""
+    out = []
+    for name in CONNECTORS:
+        try:
+            get_connector(name)
+        except ModuleNotFoundError:
+            continue
+        out.append(name)
+    return out

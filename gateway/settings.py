@@ -1,0 +1,55 @@
+"""Settings, read once in ``create_app``/the CLI and passed down (no import-time globals).
+
+Names are fixed by CONTRACT §1; a ``.env`` file in the working directory may set them too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="GATEWAY_DATABASE_URL")
+    admin_key: str | None = Field(None, alias="GATEWAY_ADMIN_KEY")
+    encryption_key: str | None = Field(None, alias="GATEWAY_ENCRYPTION_KEY")
+    allow_private_networks: str = Field("", alias="GATEWAY_ALLOW_PRIVATE_NETWORKS")
+    person_api_base_url: str | None = Field(None, alias="PERSON_API_BASE_URL")
+    person_api_key: str | None = Field(None, alias="PERSON_API_KEY")
+    person_tenant_ids: str = Field("", alias="PERSON_TENANT_IDS")  # comma list; empty = default tenant
+    poll_interval_seconds: float = Field(30.0, alias="GATEWAY_POLL_INTERVAL_SECONDS", gt=0)
+
+    # Worker tuning (not in the contract; sensible defaults, overridable for tests/benchmarks).
+    worker_batch_size: int = Field(200, alias="GATEWAY_WORKER_BATCH_SIZE", ge=1, le=5000)
+    worker_concurrency: int = Field(256, alias="GATEWAY_WORKER_CONCURRENCY", ge=1)
+    destination_concurrency: int = Field(32, alias="GATEWAY_DESTINATION_CONCURRENCY", ge=1)
+    worker_idle_seconds: float = Field(0.2, alias="GATEWAY_WORKER_IDLE_SECONDS", gt=0)
+    lease_seconds: float = Field(60.0, alias="GATEWAY_LEASE_SECONDS", gt=0)
+    auto_disable_after_seconds: float = Field(5 * 86400, alias="GATEWAY_AUTO_DISABLE_AFTER_SECONDS")
+    replay_rate_per_second: float = Field(200.0, alias="GATEWAY_REPLAY_RATE_PER_SECOND", gt=0)
+
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+        """The CIDRs destinations may resolve to besides public ones; ``None`` means any (``*``)."""
+        items = [p.strip() for p in self.allow_private_networks.split(",") if p.strip()]
+        if "*" in items:
+            return None
+        return tuple(ipaddress.ip_network(p, strict=False) for p in items)
+
+    def database_dir(self) -> Path:
+        """The directory of the SQLite file (where the generated encryption key lives)."""
+        url = self.database_url
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                return Path(path).expanduser().resolve().parent
+        return Path.cwd()
+
+    def tenant_ids(self) -> list[str]:
+        return [t.strip() for t in self.person_tenant_ids.split(",") if t.strip()]

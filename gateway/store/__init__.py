@@ -1,0 +1,35 @@
+"""The store: domain verbs over SQLAlchemy, one layer for SQLite and PostgreSQL.
+
+``Store`` is assembled from one mixin per resource so each module stays small:
+keys, destinations, events (+ fan-out), deliveries (log, replay, test), claim (the worker's hot
+path), ops (cursors, ticks, heartbeats, replays, sources).
+"""
+
+from __future__ import annotations
+
+from gateway.settings import Settings
+from gateway.secretbox import SecretBox
+from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
+from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
+from gateway.store.engine import make_engine, migrate
+from gateway.store.events import EventIn, IntakeResult
+from gateway.store.keys import KeyVerbs, Principal
+from gateway.store.ops import OpsVerbs
+
+
+class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs):
+    """Every verb the API, the worker and the scheduler use."""
+
+
+def open_store(settings: Settings, *, run_migrations: bool = True) -> Store:
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+    box = SecretBox.from_settings(settings.encryption_key, settings.database_dir())
+    return Store(engine, box)
+
+
+__all__ = [
+    "AttemptRecord", "Claimed", "DeliveryFilter", "EventIn", "IntakeResult", "Principal", "Store",
+    "open_store",
+]

@@ -1,0 +1,215 @@
+"""The store's tables (SQLModel), shared by SQLite and PostgreSQL.
+
+Timestamps are stored as naive UTC and come back as aware UTC (``UTCDateTime``), so ordering and
+comparisons behave the same on both databases. JSON columns are JSONB on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, naive UTC on disk, aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSONType, nullable=nullable))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True)
+    tenant_id: str | None = Field(default=None, index=True)  # None only for admin keys
+    name: str = ""
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    is_admin: bool = False
+    created_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = _ts()
+
+
+class DestinationRow(SQLModel, table=True):
+    __tablename__ = "destinations"
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    name: str = ""
+    connector: str
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    event_types: list[str] = _json(nullable=False)
+    filter: dict[str, Any] | None = _json()
+    signing: str = "hmac-sha256"
+    secrets_enc: str = Field(sa_column=Column(Text, nullable=False))  # Fernet(JSON [{secret, expiresAt}])
+    headers: dict[str, str] | None = _json()
+    credentials_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON object)
+    options: dict[str, Any] | None = _json()
+    retry_schedule: list[float] | None = _json()
+    timeout_seconds: float = 15.0
+    rate_limit_per_second: float | None = None
+    ordered: bool = False
+    output_schema: dict[str, Any] | None = _json()
+    status: str = "active"
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = _ts()
+    failing_since: datetime | None = _ts()  # first failed attempt of the current failure streak
+    version: int = 1
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    deleted_at: datetime | None = _ts()
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_tenant_type_created", "tenant_id", "type", "created_at"),)
+    id: str = Field(primary_key=True)
+    tenant_id: str
+    type: str
+    data: dict[str, Any] = _json(nullable=False)
+    origin: str = "api"  # api | poller | ingest | test
+    created_at: datetime = _ts(nullable=False)
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_destination", "destination_id", "id"),
+        Index("ix_deliveries_tenant_created", "tenant_id", "created_at"),
+    )
+    id: str = Field(primary_key=True)
+    tenant_id: str
+    event_id: str = Field(index=True)
+    event_type: str
+    destination_id: str
+    connector: str
+    status: str = "pending"
+    attempt_count: int = 0
+    next_attempt_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
+    leased_by: str | None = None
+    is_test: bool = False
+    trigger: str = "event"
+    replay_of: str | None = Field(default=None, index=True)
+    replay_id: str | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    completed_at: datetime | None = _ts()
+
+
+class AttemptRow(SQLModel, table=True):
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_delivery", "delivery_id", "number"),)
+    id: str = Field(primary_key=True)
+    delivery_id: str
+    destination_id: str
+    number: int
+    started_at: datetime = _ts(nullable=False, index=True)
+    duration_ms: float = 0.0
+    status_code: int | None = None
+    request_url: str = Field(default="", sa_column=Column(Text, nullable=False))
+    request_headers: dict[str, str] | None = _json()  # secrets redacted
+    response_headers: dict[str, str] | None = _json()
+    response_body: str | None = Field(default=None, sa_column=Column(Text))  # first 4 KiB
+    error_class: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    outcome: str = ""  # success | retry | fail | disable
+
+
+class DeliveryChangeRow(SQLModel, table=True):
+    """Append-only log of delivery status changes: the SSE stream's source (resumable by seq)."""
+
+    __tablename__ = "delivery_changes"
+    seq: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    delivery_id: str
+    tenant_id: str = Field(index=True)
+    destination_id: str
+    status: str
+    attempt_count: int = 0
+    at: datetime = _ts(nullable=False)
+
+
+class SourceRow(SQLModel, table=True):
+    __tablename__ = "sources"
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    kind: str  # typeform | qualtrics
+    secret_enc: str | None = Field(default=None, sa_column=Column(Text))
+    config_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON qualtrics cfg)
+    created_at: datetime = _ts(nullable=False)
+
+
+class ReplayRow(SQLModel, table=True):
+    __tablename__ = "replays"
+    id: str = Field(primary_key=True)
+    tenant_id: str | None = None
+    filters: dict[str, Any] = _json(nullable=False)
+    status: str = "pending"  # pending | running | completed | failed
+    matched: int = 0
+    created: int = 0
+    cursor: str | None = None  # last original delivery id replayed (ids sort by time)
+    lease_until: datetime | None = _ts()
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class CursorRow(SQLModel, table=True):
+    """The person.run poller's position per tenant."""
+
+    __tablename__ = "upstream_cursors"
+    tenant_id: str = Field(primary_key=True)
+    updated_after: str | None = None  # the upstream's updatedAt of the last task taken (as sent)
+    task_ids_at: list[str] | None = _json()  # task ids already taken at exactly updated_after
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error_at: datetime | None = _ts()
+    backoff_until: datetime | None = _ts()
+    failures: int = 0
+
+
+class TickRow(SQLModel, table=True):
+    """One row per periodic job tick: the unique key makes a tick run once across processes."""
+
+    __tablename__ = "scheduler_ticks"
+    job: str = Field(primary_key=True)
+    tick: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    owner: str = ""
+    at: datetime = _ts(nullable=False)
+
+
+class HeartbeatRow(SQLModel, table=True):
+    """Each process's scheduler writes here; /health reads it."""
+
+    __tablename__ = "heartbeats"
+    owner: str = Field(primary_key=True)
+    role: str = ""
+    at: datetime = _ts(nullable=False)
+
+
+metadata = SQLModel.metadata
