@@ -214,7 +214,8 @@ class Worker:
         retry_after = None
         if response is not None and outcome.verdict is Verdict.RETRY:
             retry_after = parse_retry_after(_header(response, "retry-after"), now)
-        schedule = tuple(float(s) for s in dst["retry_schedule"]) if dst["retry_schedule"] else None
+        raw_schedule = dst["retry_schedule"]
+        schedule = None if raw_schedule is None else tuple(float(s) for s in raw_schedule)
         decision = decide(attempt_number=number, outcome=outcome, retry_after_seconds=retry_after,
                           schedule=schedule, now=now, rng=self.rng)
         if outcome.verdict is Verdict.SUCCESS:
