@@ -70,8 +70,11 @@ class Connector(Protocol):
         """Decide what this response means for the delivery and the destination."""
         ...
 
-    def samples(self, event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """The platform-shaped object for one event's data (subscription samples and polling)."""
+    def samples(
+        self, event_type: str, data: Mapping[str, Any], event_id: str | None = None
+    ) -> dict[str, Any]:
+        """The platform-shaped object for one event's data, exactly as ``render`` would send it
+        (subscription samples and polling triggers); ``event_id`` is the live event's id."""
         ...
 
 

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import httpx
+
+from gateway.scheduler import PeriodicJob
+
 if TYPE_CHECKING:
     from gateway.app import Runtime
 
 
 async def install_jobs(runtime: Runtime) -> None:
-    """Add the poller (when PERSON_API_* are set) and the bulk-replay runner to the scheduler."""
-    return None
+    """Add the person.run poller (when PERSON_API_* are set) and the bulk-replay runner."""
+    if runtime.scheduler is None:
+        return
+    settings = runtime.settings
+    if settings.person_api_base_url and settings.person_api_key:
+        from gateway.upstream.poller import Poller
+
+        http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        poller = Poller(runtime.store, settings, http)
+        poller.on_events.append(runtime.wake_worker)
+        runtime.extras["poller"] = poller
+        runtime.extras.setdefault("closers", []).append(http.aclose)
+
+        async def poll() -> None:
+            await poller.poll_all()
+
+        runtime.scheduler.add(PeriodicJob("poll-person-run", settings.poll_interval_seconds, poll))

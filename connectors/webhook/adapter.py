@@ -27,7 +27,9 @@ class WebhookAdapter:
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
         return classify_standard(response)
 
-    def samples(self, event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def samples(
+        self, event_type: str, data: Mapping[str, Any], event_id: str | None = None
+    ) -> dict[str, Any]:
         return dict(data)
 
 

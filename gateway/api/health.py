@@ -12,6 +12,7 @@ from starlette.routing import Route
 from gateway import __version__
 from gateway.api.common import json_response, run, services
 from gateway.errors import GatewayError
+from gateway.upstream.poller import upstream_health
 
 HEARTBEAT_STALE = timedelta(seconds=60)
 
@@ -34,7 +35,10 @@ async def health(request: Request) -> Response:
         fresh = beat is not None and svc.store.clock() - beat < HEARTBEAT_STALE
         checks["scheduler"] = {"status": "ok" if fresh else "failing",
                                "lastHeartbeat": beat.isoformat() if beat else None}
-    checks["upstream"] = svc.upstream_status()
+    try:
+        checks["upstream"] = await run(upstream_health, svc.store, svc.settings)
+    except GatewayError as exc:
+        checks["upstream"] = {"status": "unknown", "error": exc.message}
     failing = [name for name, c in checks.items() if c.get("status") == "failing"]
     body = {"status": "degraded" if failing else "ok", "version": __version__, "checks": checks}
     return json_response(body, 503 if "database" in failing else 200)

@@ -227,8 +227,8 @@ class Worker:
         disable_reason = None
         if outcome.verdict is Verdict.DISABLE:
             disable_reason = outcome.reason
-        elif decision.final and outcome.verdict is Verdict.RETRY and outcome.disable_when_exhausted:
-            disable_reason = f"{outcome.reason} (after {number} attempts)"
+        elif decision.final and status is DeliveryStatus.FAILED and outcome.disable_when_exhausted:
+            disable_reason = f"{outcome.reason} (after {number} attempt{'s' if number > 1 else ''})"
         self.stats.by_outcome[outcome.verdict.value] += 1
         if status is DeliveryStatus.SUCCEEDED:
             self.stats.succeeded += 1
@@ -244,7 +244,8 @@ class Worker:
             response_body=response.body.decode("utf-8", "replace") if response else None,
             error_class=outcome.error_class.value if outcome.error_class else None,
             error=outcome.reason or None, disable_reason=disable_reason,
-            remove_destination=outcome.remove_subscription and disable_reason is not None,
+            remove_destination=(outcome.remove_subscription and disable_reason is not None
+                                and bool(dst["subscription"])),
         )
 
     # -- background duties -------------------------------------------------------------------

@@ -24,7 +24,7 @@ Tasks go queued -> running -> completed on a schedule planned when the run start
 
 from gateway.simulator.app import create_simulator_app, monotonic_clock
 from gateway.simulator.data import DEFAULT_POPULATION_ID, DEFAULT_SKILL_ID, DEFAULT_TENANT_ID
-from gateway.simulator.server import run_simulator, serve_in_thread
+from gateway.simulator.server import run_simulator
 
 __all__ = [
     "DEFAULT_POPULATION_ID",
@@ -33,5 +33,4 @@ __all__ = [
     "create_simulator_app",
     "monotonic_clock",
     "run_simulator",
-    "serve_in_thread",
 ]

@@ -1,23 +1,15 @@
-"""Serving the simulator: ``run_simulator`` for ``gateway simulate``, ``serve_in_thread`` for tests
-and the demo (a real uvicorn server on 127.0.0.1 and a free port, in a background thread)."""
+"""``run_simulator``: the simulator on its own, for ``gateway simulate``. (Tests and the demo serve
+``create_simulator_app`` with ``gateway.fakes.server.BackgroundServer``.)"""
 
 from __future__ import annotations
 
 import os
 import secrets
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from gateway.simulator import data
 from gateway.simulator.app import create_simulator_app
-
-START_TIMEOUT_SECONDS = 10.0
 
 
 def run_simulator(
@@ -42,29 +34,3 @@ def run_simulator(
     print(f"  population  {data.DEFAULT_POPULATION_ID}  ({data.DEFAULT_POPULATION_SIZE} personas)")
     print(f"  skill       {data.DEFAULT_SKILL_ID}  ({data.SKILL_NAME})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-@contextmanager
-def serve_in_thread(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free port in a daemon thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}"
-    )
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError(f"uvicorn did not start on {host}:{port}")
-        time.sleep(0.01)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(START_TIMEOUT_SECONDS)
-        sock.close()

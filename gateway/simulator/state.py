@@ -12,6 +12,7 @@ repeat. Due schedules are fired by ``tick`` at the start of every request, at th
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,10 @@ def format_ms(ms: int) -> str:
 
 def parse_timestamp_us(value: str) -> int:
     """An ISO-8601 timestamp as Unix microseconds (naive means UTC); ValueError when malformed."""
-    parsed = datetime.fromisoformat(value.strip().replace(" ", "+"))  # a raw '+' decodes to ' '
+    text = value.strip()
+    if "T" in text:  # an unencoded '+' in a query string arrives as ' ': "…T14:30:00 01:00"
+        text = re.sub(r" (\d{2}:\d{2})$", r"+\1", text)
+    parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return (parsed - _EPOCH) // timedelta(microseconds=1)

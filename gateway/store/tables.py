@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
@@ -71,6 +71,7 @@ class DestinationRow(SQLModel, table=True):
     timeout_seconds: float = 15.0
     rate_limit_per_second: float | None = None
     ordered: bool = False
+    subscription: bool = False  # created by a platform through /hooks/{platform}
     output_schema: dict[str, Any] | None = _json()
     status: str = "active"
     disabled_reason: str | None = None
@@ -198,7 +199,7 @@ class TickRow(SQLModel, table=True):
 
     __tablename__ = "scheduler_ticks"
     job: str = Field(primary_key=True)
-    tick: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    tick: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     owner: str = ""
     at: datetime = _ts(nullable=False)
 

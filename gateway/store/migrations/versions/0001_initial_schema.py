@@ -114,6 +114,7 @@ def upgrade() -> None:
     sa.Column('timeout_seconds', sa.Float(), nullable=False),
     sa.Column('rate_limit_per_second', sa.Float(), nullable=True),
     sa.Column('ordered', sa.Boolean(), nullable=False),
+    sa.Column('subscription', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column('output_schema', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('disabled_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -162,7 +163,7 @@ def upgrade() -> None:
     )
     op.create_table('scheduler_ticks',
     sa.Column('job', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tick', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('tick', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('job', 'tick')
