@@ -15,9 +15,11 @@ from gateway.store.engine import make_engine, migrate
 from gateway.store.events import EventIn, IntakeResult
 from gateway.store.keys import KeyVerbs, Principal
 from gateway.store.ops import OpsVerbs
+from gateway.store.replays import ReplayFilter, ReplayVerbs
+from gateway.store.stats import StatsVerbs
 
 
-class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs):
+class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs, ReplayVerbs, StatsVerbs):
     """Every verb the API, the worker and the scheduler use."""
 
 
@@ -30,6 +32,6 @@ def open_store(settings: Settings, *, run_migrations: bool = True) -> Store:
 
 
 __all__ = [
-    "AttemptRecord", "Claimed", "DeliveryFilter", "EventIn", "IntakeResult", "Principal", "Store",
-    "open_store",
+    "AttemptRecord", "Claimed", "DeliveryFilter", "EventIn", "IntakeResult", "Principal",
+    "ReplayFilter", "Store", "open_store",
 ]

@@ -1,0 +1,1 @@
+"""Connector tests: golden files, response classification and the fake platforms."""

@@ -1,0 +1,1 @@
+"""The make connector: golden files and response classification."""

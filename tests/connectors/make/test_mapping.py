@@ -1,0 +1,270 @@
+"""connectors.make: golden files, stable keys, transcript cutting and response classification."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.make import mapping
+from connectors.make.adapter import ADAPTER, MAX_BODY_BYTES
+from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.catalog import catalog
+from gateway.models import DestinationView, ErrorClass, Event
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "make"
+CASES = sorted(
+    p.name.removesuffix(".json")
+    for p in FIXTURES.glob("*.json")
+    if not p.name.endswith((".expected.json", ".expected-headers.json"))
+)
+NOW = datetime(2025, 11, 20, 14, 33, tzinfo=UTC)
+HOOK_URL = "https://hook.eu1.make.com/abc123def456"
+
+
+def load_case(name: str) -> tuple[Event, DestinationView]:
+    case = json.loads((FIXTURES / f"{name}.json").read_text())
+    event, destination = case["event"], case["destination"]
+    return (
+        Event(
+            id=event["id"],
+            tenant_id=event["tenantId"],
+            type=event["type"],
+            data=event["data"],
+            created_at=datetime.fromisoformat(event["timestamp"]),
+        ),
+        make_destination(
+            destination["url"],
+            credentials=destination.get("credentials", {}),
+            options=destination.get("options", {}),
+        ),
+    )
+
+
+def make_destination(url: str = HOOK_URL, **kwargs: Any) -> DestinationView:
+    return DestinationView(id="dst_test", tenant_id="ten_acme", connector="make", url=url, **kwargs)
+
+
+def task_event(data: dict[str, Any], event_id: str = "evt_01") -> Event:
+    return Event(event_id, "ten_acme", "task.completed", data, NOW)
+
+
+def response(status: int, body: bytes = b"", **headers: str) -> ResponseInfo:
+    return ResponseInfo(status_code=status, headers=headers, body=body)
+
+
+def key_paths(value: Any, prefix: str = "") -> set[str]:
+    """Every key path of a nested body; list items share one ``[]`` path."""
+    if isinstance(value, dict):
+        paths = set()
+        for key, item in value.items():
+            paths |= {f"{prefix}.{key}"} | key_paths(item, f"{prefix}.{key}")
+        return paths
+    if isinstance(value, list):
+        return set().union(*(key_paths(item, prefix + "[]") for item in value))
+    return set()
+
+
+# --- golden files ----------------------------------------------------------------------------
+
+
+def test_every_platform_case_is_present() -> None:
+    assert {
+        "task_completed",
+        "survey_response",
+        "task_completed_minimal",
+        "survey_response_minimal",
+        "long_transcript_cut",
+        "task_completed_api_key",
+    } <= set(CASES)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_render_matches_the_golden_file(name: str) -> None:
+    event, destination = load_case(name)
+    request = ADAPTER.render(event, destination, NOW)
+    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    assert json.loads(request.body) == expected
+    headers_path = FIXTURES / f"{name}.expected-headers.json"
+    expected_headers = json.loads(headers_path.read_text()) if headers_path.exists() else {}
+    assert request.headers == expected_headers
+    assert (request.url, request.method, request.content_type) == (
+        destination.url,
+        "POST",
+        "application/json",
+    )
+    # One object per request = one bundle; never a top-level array (§2.1).
+    assert isinstance(expected, dict)
+    assert request.body == mapping.encode_body(expected)
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if c != "long_transcript_cut"])
+def test_samples_return_exactly_the_live_body(name: str) -> None:
+    event, destination = load_case(name)
+    live = json.loads(ADAPTER.render(event, destination, NOW).body)
+    assert ADAPTER.samples(event.type, event.data, event_id=event.id) == live
+
+
+def test_samples_without_an_event_get_a_stable_synthetic_id() -> None:
+    example = catalog()["survey.response.completed"].example
+    sample = ADAPTER.samples("survey.response.completed", example)
+    assert sample["eventId"] == "evt_sample_a3a12ec67a1365927098a606107fac15"
+
+
+# --- shape ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("full", "other"),
+    [
+        ("task_completed", "task_completed_minimal"),  # same study, optional fields missing
+        ("survey_response", "survey_response_minimal"),  # same form, optional fields missing
+    ],
+)
+def test_key_set_is_stable_across_events_of_one_type(full: str, other: str) -> None:
+    # Make learns the mappable fields from the first bundle, so an optional key is never left out.
+    bodies = [json.loads((FIXTURES / f"{c}.expected.json").read_text()) for c in (full, other)]
+    assert key_paths(bodies[0]) == key_paths(bodies[1])
+
+
+def test_a_missing_optional_collection_is_still_a_collection_of_nulls() -> None:
+    body = json.loads((FIXTURES / "task_completed_minimal.expected.json").read_text())
+    assert body["skill"] == {"id": None, "name": None}
+    assert body["links"] == {"task": None, "transcript": None}
+
+
+def test_unknown_event_type_is_a_render_error() -> None:
+    event = Event("evt_01", "ten_acme", "run.started", {}, NOW)
+    with pytest.raises(ValueError, match="no mapping"):
+        ADAPTER.render(event, make_destination(), NOW)
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+def test_only_the_api_key_header_is_added() -> None:
+    event = task_event(catalog()["task.completed"].example)
+    assert ADAPTER.render(event, make_destination(), NOW).headers == {}
+    destination = make_destination(credentials={"apiKey": "k" * 512})
+    assert ADAPTER.render(event, destination, NOW).headers == {"x-make-apikey": "k" * 512}
+
+
+@pytest.mark.parametrize(
+    "api_key",
+    [
+        "k" * 513,  # over Make's 512-character limit
+        "clé",  # not ASCII
+        "a\nb",  # would split the header
+        42,  # not a string
+    ],
+)
+def test_a_bad_api_key_is_a_render_error(api_key: object) -> None:
+    destination = make_destination(credentials={"apiKey": api_key})
+    with pytest.raises(ValueError, match="apiKey"):
+        ADAPTER.render(task_event(catalog()["task.completed"].example), destination, NOW)
+
+
+# --- payload cap ---------------------------------------------------------------------------
+
+
+def huge_transcript_data(turns: int, chars: int) -> dict[str, Any]:
+    data = dict(catalog()["task.completed"].example)
+    data["turns"] = [
+        {"index": i, "role": "persona", "text": f"{i}:" + "x" * chars, "at": "2025-11-20T14:31:00Z"}
+        for i in range(1, turns + 1)
+    ]
+    return data
+
+
+def test_a_huge_transcript_is_cut_to_fit_the_5_mb_cap() -> None:
+    data = huge_transcript_data(turns=2500, chars=3000)  # ~7.5 MB of turns
+    request = ADAPTER.render(task_event(data), make_destination(), NOW)
+    body = json.loads(request.body)
+    assert len(request.body) <= MAX_BODY_BYTES == ADAPTER.max_body_bytes
+    assert body["transcriptTruncated"] is True
+    assert body["transcriptTurnCount"] == 2500
+    assert body["links"]["transcript"] == "https://api.person.run/tasks/task_7f3c2a91/turns"
+    kept = len(body["transcript"])
+    assert 0 < kept < 2500
+    assert [t["turn"] for t in body["transcript"]] == list(range(1, kept + 1))  # a prefix
+    one_more = mapping.map_task_completed(data, "evt_01", keep_turns=kept + 1)
+    assert len(mapping.encode_body(one_more)) > MAX_BODY_BYTES  # the largest prefix that fits
+
+
+def test_when_nothing_fits_the_smallest_body_goes_to_the_core_cap_check() -> None:
+    data = huge_transcript_data(turns=3, chars=100)
+    destination = make_destination(options={"maxBodyBytes": 100})
+    body = json.loads(ADAPTER.render(task_event(data), destination, NOW).body)
+    assert (body["transcript"], body["transcriptTruncated"]) == ([], True)
+
+
+def test_platform_limits() -> None:
+    assert (ADAPTER.name, ADAPTER.max_body_bytes, ADAPTER.default_rate_limit_per_second) == (
+        "make",
+        5_000_000,
+        30.0,
+    )
+
+
+# --- classify ------------------------------------------------------------------------------
+
+NO_SCENARIO = b"There is no scenario listening for this webhook."
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        # No Webhook response module: Make queues the bundle and answers "Accepted" (§2.1).
+        (200, b"Accepted", Outcome(Verdict.SUCCESS)),
+        # A Webhook response module may answer any 2xx with any body.
+        (201, b'{"ok":true}', Outcome(Verdict.SUCCESS)),
+        # Deactivated webhook / no scenario listening: the destination is dead (§2.3).
+        (
+            410,
+            NO_SCENARIO,
+            Outcome(
+                Verdict.DISABLE,
+                "Make answered 410 Gone: the webhook was deactivated or no scenario listens to it"
+                ": 'There is no scenario listening for this webhook.'",
+                ErrorClass.HTTP_STATUS,
+                remove_subscription=True,
+            ),
+        ),
+        # One capture saw 410 with an empty body (§2.1).
+        (
+            410,
+            b"",
+            Outcome(
+                Verdict.DISABLE,
+                "Make answered 410 Gone: the webhook was deactivated or no scenario listens to it",
+                ErrorClass.HTTP_STATUS,
+                remove_subscription=True,
+            ),
+        ),
+        # Over 300 requests per 10 s: retry; the core honours Retry-After (§2.3).
+        (
+            429,
+            b"Too many requests",
+            Outcome(Verdict.RETRY, "Make throttled the webhook (429)", ErrorClass.HTTP_STATUS),
+        ),
+        # Too large: the same bytes never fit, so no retries.
+        (
+            413,
+            b"",
+            Outcome(
+                Verdict.FAIL, "Make refused the payload as too large (413)", ErrorClass.HTTP_STATUS
+            ),
+        ),
+        # The oversize answer seen in the wild is Cloudflare's 502: standard retry (§2.3).
+        (502, b"", Outcome(Verdict.RETRY, "HTTP 502", ErrorClass.HTTP_STATUS)),
+        # A bad x-make-apikey (status unverified, §2.3): standard retry.
+        (401, b"", Outcome(Verdict.RETRY, "HTTP 401", ErrorClass.HTTP_STATUS)),
+        # A full queue (status unverified): standard retry.
+        (400, b"Queue is full.", Outcome(Verdict.RETRY, "HTTP 400", ErrorClass.HTTP_STATUS)),
+    ],
+)
+def test_classify(status: int, body: bytes, expected: Outcome) -> None:
+    assert ADAPTER.classify(response(status, body), make_destination()) == expected

@@ -1,0 +1,1 @@
+"""The n8n connector: golden files and response classification."""

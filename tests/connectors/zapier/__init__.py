@@ -1,0 +1,1 @@
+"""The zapier connector: golden files and response classification."""
