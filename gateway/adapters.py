@@ -92,3 +92,36 @@ def classify_standard(response: ResponseInfo) -> Outcome:
             Verdict.DISABLE, "destination answered 410 Gone", ErrorClass.HTTP_STATUS,
         )
     return Outcome(Verdict.RETRY, f"HTTP {code}", ErrorClass.HTTP_STATUS)
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """An inbound survey connection, secrets decrypted (what an inbound connector may know)."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    secret: str | None  # Typeform's webhook secret / Qualtrics' shared key
+    config: Mapping[str, Any] = field(default_factory=dict)  # Qualtrics: baseUrl, apiToken
+
+
+@dataclass(frozen=True)
+class InboundStep:
+    """What an inbound callback asks for: nothing, an event, or one fetch then an event."""
+
+    event_id: str | None  # None: a valid callback with nothing to store (partial, other topic)
+    data: dict[str, Any] | None = None  # the event data, when the callback carries it all
+    fetch: RenderedRequest | None = None  # else GET this, then call ``finish``
+    context: Mapping[str, Any] = field(default_factory=dict)  # what ``finish`` needs back
+
+
+class InboundConnector(Protocol):
+    """Implemented by survey connectors that ingest (``connectors/<name>/inbound.py``)."""
+
+    def accept(self, body: bytes, headers: Mapping[str, str], source: SourceView) -> InboundStep:
+        """Verify and read a callback; ``SignatureError`` (401) or ``ValueError`` (400)."""
+        ...
+
+    def finish(self, step: InboundStep, fetched: Any, source: SourceView) -> dict[str, Any]:
+        """The event data once ``step.fetch`` has been answered with ``fetched`` (parsed JSON)."""
+        ...

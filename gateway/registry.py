@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from gateway.adapters import Connector
+from gateway.adapters import Connector, InboundConnector
 from gateway.errors import ValidationError
 from gateway.models import ConnectorName
 
@@ -34,3 +34,17 @@ def available_connectors() -> list[str]:
             continue
         out.append(name)
     return out
+
+
+SOURCE_KINDS: tuple[str, ...] = (ConnectorName.TYPEFORM.value, ConnectorName.QUALTRICS.value)
+
+
+@cache
+def get_inbound(kind: str) -> InboundConnector:
+    """The inbound side of a survey connector (``typeform``, ``qualtrics``)."""
+    if kind not in SOURCE_KINDS:
+        raise ValidationError(f"unknown source kind {kind!r}",
+                              details=[{"path": "kind", "message": f"one of {list(SOURCE_KINDS)}"}])
+    module = importlib.import_module(f"connectors.{kind}.inbound")
+    inbound: InboundConnector = module.INBOUND
+    return inbound

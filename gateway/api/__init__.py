@@ -6,9 +6,9 @@ from starlette.routing import BaseRoute
 
 
 def all_routes() -> list[BaseRoute]:
-    from gateway.api import deliveries, destinations, events, health, hooks, keys
+    from gateway.api import deliveries, destinations, events, health, hooks, ingest, keys
 
     routes: list[BaseRoute] = []
-    for module in (health, keys, destinations, events, deliveries, hooks):
+    for module in (health, keys, destinations, events, deliveries, hooks, ingest):
         routes.extend(module.routes)
     return routes

@@ -34,7 +34,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class DeliveryClient(Protocol):
     async def send(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout_seconds: float,
-        method: str = "POST",
+        method: str = "POST", body_limit: int = RESPONSE_BODY_LIMIT,
     ) -> ResponseInfo: ...
 
     async def close(self) -> None: ...
@@ -112,8 +112,9 @@ class AiohttpDeliveryClient:
 
     async def send(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout_seconds: float,
-        method: str = "POST",
+        method: str = "POST", body_limit: int = RESPONSE_BODY_LIMIT,
     ) -> ResponseInfo:
+        """One request; the response body is cut to ``body_limit`` bytes."""
         check_url(url, self._allowed)
         session = self._open()
         timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -122,7 +123,7 @@ class AiohttpDeliveryClient:
                 method, url, data=body, headers=dict(headers), allow_redirects=False,
                 timeout=timeout,
             ) as resp:
-                excerpt = await _read_excerpt(resp)
+                excerpt = await _read_excerpt(resp, body_limit)
                 return ResponseInfo(resp.status, dict(resp.headers), excerpt)
         except DeliveryError:
             raise
@@ -138,11 +139,11 @@ class AiohttpDeliveryClient:
             self._session = None
 
 
-async def _read_excerpt(resp: aiohttp.ClientResponse) -> bytes:
+async def _read_excerpt(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while size < RESPONSE_BODY_LIMIT:
-        chunk = await resp.content.read(RESPONSE_BODY_LIMIT - size)
+    while size < limit:
+        chunk = await resp.content.read(limit - size)
         if not chunk:
             break
         chunks.append(chunk)

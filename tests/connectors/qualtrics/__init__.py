@@ -1,0 +1,1 @@
+"""The qualtrics connector: golden files both ways, callback vectors, the fake Qualtrics API."""

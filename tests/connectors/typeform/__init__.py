@@ -1,0 +1,1 @@
+"""The typeform connector: golden files both ways, signature vectors, the fake consumer."""
