@@ -144,7 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "demo" and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # the demo shows its own progress
     code: int = args.func(args)
     return code
 
