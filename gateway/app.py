@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 
 from gateway import ids
 from gateway.api import all_routes
-from gateway.api.common import Services, gateway_error_handler, unhandled_error_handler
+from gateway.api.common import (
+    Services, gateway_error_handler, http_error_handler, unhandled_error_handler,
+)
 from gateway.delivery.client import AiohttpDeliveryClient, DeliveryClient
 from gateway.delivery.worker import Worker
 from gateway.errors import GatewayError
@@ -82,7 +85,7 @@ def create_app(
 ) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        the_store = store or await asyncio.to_thread(open_store, settings)
+        the_store = store if store is not None else await asyncio.to_thread(open_store, settings)
         runtime = Runtime(settings, the_store, delivery_client=delivery_client,
                           run_worker=run_worker, run_scheduler=run_scheduler)
         svc = Services(settings=settings, store=the_store, wake_worker=runtime.wake_worker,
@@ -90,7 +93,6 @@ def create_app(
         svc.extras["runtime"] = runtime
         app.state.services = svc
         await runtime.start()
-        svc.upstream_status = runtime.extras.get("upstream_status", svc.upstream_status)
         try:
             yield
         finally:
@@ -98,5 +100,6 @@ def create_app(
 
     app = Starlette(routes=[*all_routes(), *(extra_routes or [])], lifespan=lifespan,
                     exception_handlers={GatewayError: gateway_error_handler,
+                                        HTTPException: http_error_handler,
                                         Exception: unhandled_error_handler})
     return app

@@ -107,7 +107,7 @@ def _platform_ok(recorder: PlatformRecorder) -> int:
 
 
 def create_destinations(api: httpx.Client, rx: Receivers, lanes: list[Lane]) -> None:
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"connector": "webhook", "url": f"{rx.urls['webhook']}/v1"},
         {"connector": "webhook", "url": f"{rx.urls['webhook']}/v1a", "signing": "ed25519"},
         {"connector": "zapier", "url": f"{rx.urls['zapier']}/hooks/catch/123/demo/"},

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -75,7 +76,5 @@ class Scheduler:
         await asyncio.to_thread(self.store.beat, self.owner, self.role)
 
 
-def _soon():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _soon() -> datetime:
     return datetime.now(UTC)

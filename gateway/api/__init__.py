@@ -6,9 +6,24 @@ from starlette.routing import BaseRoute
 
 
 def all_routes() -> list[BaseRoute]:
-    from gateway.api import deliveries, destinations, events, health, hooks, ingest, keys
+    from gateway.api import (
+        dashboard,
+        deliveries,
+        destinations,
+        events,
+        export,
+        health,
+        hooks,
+        ingest,
+        keys,
+        metrics,
+        replays,
+        stats,
+        stream,
+    )
 
     routes: list[BaseRoute] = []
-    for module in (health, keys, destinations, events, deliveries, hooks, ingest):
+    for module in (health, keys, destinations, events, deliveries, hooks, ingest,
+                   export, replays, stream, stats, metrics, dashboard):
         routes.extend(module.routes)
     return routes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -37,7 +39,6 @@ class Services:
     started_at: float = field(default_factory=time.monotonic)
     wake_worker: Callable[[], None] = lambda: None
     scheduler_running: Callable[[], bool] = lambda: False
-    upstream_status: Callable[[], dict[str, Any]] = lambda: {"status": "disabled"}
     extras: dict[str, Any] = field(default_factory=dict)
     _auth_cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
 
@@ -69,7 +70,8 @@ async def authenticate(request: Request) -> Principal:
         principal = cached[1]
     else:
         principal = await run(svc.store.find_api_key, key)
-        if principal is None and svc.settings.admin_key and key == svc.settings.admin_key:
+        admin_key = svc.settings.admin_key
+        if principal is None and admin_key and hmac.compare_digest(key, admin_key):
             principal = Principal(key_id="key_bootstrap", tenant_id=None, is_admin=True)
         if len(svc._auth_cache) > 10_000:
             svc._auth_cache.clear()
@@ -231,6 +233,17 @@ async def gateway_error_handler(request: Request, exc: Exception) -> Response:
         log.error("request failed: %s", exc, extra={"path": request.url.path})
         return json_response(error_body(exc.code, "internal error"), exc.status)
     return json_response(error_body(exc.code, exc.message, exc.details), exc.status)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown route, wrong method) in the contract's error shape."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return json_response(error_body(code, str(exc.detail)), exc.status_code,
+                         headers=dict(exc.headers or {}))
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:

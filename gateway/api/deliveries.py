@@ -7,8 +7,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.common import (
-    check_tenant, endpoint, json_response, page_body, paging, query_bool, query_time, run,
-    scope_tenant, services,
+    check_tenant,
+    endpoint,
+    json_response,
+    page_body,
+    paging,
+    query_bool,
+    query_time,
+    run,
+    scope_tenant,
+    services,
 )
 from gateway.api.schemas import delivery_out
 from gateway.errors import ValidationError

@@ -10,11 +10,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.common import (
-    body_tenant, check_tenant, endpoint, json_response, page_body, paging, parse_body, run,
-    scope_tenant, services,
+    body_tenant,
+    check_tenant,
+    endpoint,
+    json_response,
+    page_body,
+    paging,
+    parse_body,
+    run,
+    scope_tenant,
+    services,
 )
 from gateway.api.schemas import (
-    DestinationIn, DestinationPatch, TestSendIn, delivery_out, destination_out,
+    DestinationIn,
+    DestinationPatch,
+    DisableIn,
+    TestSendIn,
+    delivery_out,
+    destination_out,
 )
 from gateway.catalog import catalog
 from gateway.errors import ValidationError
@@ -53,8 +66,8 @@ async def list_destinations(request: Request, principal: Principal) -> Response:
     q = request.query_params
     rows, total = await run(
         services(request).store.list_destinations,
-        tenant_id=scope_tenant(principal, q.get("tenantId")), page=page, page_size=size,
-        connector=q.get("connector"), url=q.get("url"))
+        tenant_id=scope_tenant(principal, q.get("tenantId") or None), page=page, page_size=size,
+        connector=q.get("connector") or None, url=q.get("url") or None)  # empty = not given
     return json_response(page_body([destination_out(r) for r in rows], page, size, total))
 
 
@@ -104,15 +117,9 @@ async def enable_destination(request: Request, principal: Principal) -> Response
 async def disable_destination(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await load_destination(store, principal, request.path_params["id"])
-    reason = None
-    raw = await request.body()
-    if raw:
-        try:
-            reason = (await request.json()).get("reason")
-        except ValueError:
-            reason = None
+    body = await parse_body(request, DisableIn)  # the body is optional: ``{"reason"?}``
     updated = await run(store.set_destination_status, row["id"], DestinationStatus.DISABLED,
-                        reason or "disabled by operator")
+                        body.reason or "disabled by operator")
     return json_response(destination_out(updated))
 
 

@@ -10,7 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.common import (
-    body_tenant, check_tenant, endpoint, json_response, run, services, validate,
+    body_tenant,
+    check_tenant,
+    endpoint,
+    json_response,
+    run,
+    services,
+    validate,
 )
 from gateway.api.schemas import EventIn, delivery_out, event_out
 from gateway.catalog import catalog, validate_event_data

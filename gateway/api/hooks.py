@@ -16,7 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.common import (
-    body_tenant, endpoint, json_response, query_int, query_time, run, scope_tenant, services,
+    body_tenant,
+    endpoint,
+    json_response,
+    query_int,
+    query_time,
+    run,
+    scope_tenant,
+    services,
 )
 from gateway.api.schemas import _check_url
 from gateway.catalog import catalog

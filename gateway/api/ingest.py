@@ -21,7 +21,13 @@ from starlette.routing import Route
 
 from gateway.adapters import SourceView
 from gateway.api.common import (
-    ApiModel, body_tenant, endpoint, json_response, parse_body, run, services,
+    ApiModel,
+    body_tenant,
+    endpoint,
+    json_response,
+    parse_body,
+    run,
+    services,
 )
 from gateway.catalog import validate_event_data
 from gateway.errors import DeliveryError, NotFoundError, SignatureError, ValidationError

@@ -7,13 +7,12 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gateway.api.common import ApiModel, camel, times
 from gateway.catalog import catalog
 from gateway.models import PLATFORMS, SigningAlgorithm
 from gateway.registry import CONNECTORS
-from gateway.signing import public_key_for
 
 MAX_RETRY_STEPS = 20
 MAX_RETRY_STEP_SECONDS = 7 * 86400
@@ -70,28 +69,31 @@ class DestinationIn(DestinationBase):
     connector: Literal["webhook", "zapier", "make", "n8n", "typeform", "qualtrics"]
     url: str
     event_types: list[str] = Field(min_length=1)
-    secret: str | None = None
+    # ``signing`` before ``secret``: the secret's validator reads it (and so names ``secret``).
     signing: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256
+    secret: str | None = None
 
     _url = field_validator("url")(_check_url)
     _types = field_validator("event_types")(_check_event_types)
 
-    @model_validator(mode="after")
-    def _secret_matches_signing(self) -> DestinationIn:
-        if self.secret is None:
-            return self
-        prefix = "whsk_" if self.signing is SigningAlgorithm.ED25519 else "whsec_"
-        if not self.secret.startswith(prefix):
-            raise ValueError(f"secret for {self.signing.value} must start with {prefix}")
+    @field_validator("secret")
+    @classmethod
+    def _secret_matches_signing(cls, secret: str | None, info: ValidationInfo) -> str | None:
+        signing = info.data.get("signing")
+        if secret is None or signing is None:  # an invalid ``signing`` is reported on its own
+            return secret
+        prefix = "whsk_" if signing is SigningAlgorithm.ED25519 else "whsec_"
+        if not secret.startswith(prefix):
+            raise ValueError(f"secret for {signing.value} must start with {prefix}")
         try:
-            raw = base64.b64decode(self.secret[len(prefix):], validate=True)
+            raw = base64.b64decode(secret[len(prefix):], validate=True)
         except ValueError as exc:
             raise ValueError("secret is not valid base64 after its prefix") from exc
-        if self.signing is SigningAlgorithm.HMAC_SHA256 and not 24 <= len(raw) <= 64:
+        if signing is SigningAlgorithm.HMAC_SHA256 and not 24 <= len(raw) <= 64:
             raise ValueError("a whsec_ secret holds 24 to 64 random bytes")
-        if self.signing is SigningAlgorithm.ED25519 and len(raw) != 32:
+        if signing is SigningAlgorithm.ED25519 and len(raw) != 32:
             raise ValueError("a whsk_ key holds a 32-byte ed25519 seed")
-        return self
+        return secret
 
 
 class DestinationPatch(DestinationBase):
@@ -102,6 +104,18 @@ class DestinationPatch(DestinationBase):
 
     _url = field_validator("url")(lambda v: v if v is None else _check_url(v))
     _types = field_validator("event_types")(lambda v: v if v is None else _check_event_types(v))
+
+    @field_validator("name", "url", "event_types", "timeout_seconds", "ordered")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Omit a field to keep it; these columns always hold a value, so null is no value.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class DisableIn(ApiModel):
+    reason: str | None = Field(None, max_length=500)
 
 
 class TestSendIn(ApiModel):
@@ -127,7 +141,7 @@ _SENSITIVE_HEADER = ("authorization", "token", "secret", "password", "key", "coo
 def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
     headers = {k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE_HEADER) else v)
                for k, v in (row["headers"] or {}).items()}
-    out = camel({
+    out: dict[str, Any] = camel({
         "id": row["id"], "tenant_id": row["tenant_id"], "name": row["name"],
         "connector": row["connector"], "url": row["url"], "event_types": row["event_types"],
         "signing": row["signing"], "retry_schedule": row["retry_schedule"],
@@ -147,10 +161,6 @@ def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str,
     if secret is not None:
         out["secret"] = secret
     return out
-
-
-def public_key_out(store_secret: str) -> str | None:
-    return public_key_for(store_secret) if store_secret.startswith("whsk_") else None
 
 
 DELIVERY_FIELDS = (

@@ -57,10 +57,15 @@ def validate_event_data(event_type: str, data: Any) -> None:
     if errors:
         raise ValidationError(
             f"data does not match the {event_type} schema",
-            details=[
-                {"path": "data" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}"
-                                          for p in err.absolute_path),
-                 "message": err.message}
-                for err in errors[:20]
-            ],
+            details=[{"path": _error_path(err), "message": err.message} for err in errors[:20]],
         )
+
+
+def _error_path(err: Any) -> str:
+    """``data.results.answers[0].value``; a missing required field is named in the path."""
+    parts = list(err.absolute_path)
+    if err.validator == "required" and isinstance(err.instance, dict):
+        missing = [name for name in err.validator_value if name not in err.instance]
+        if missing:
+            parts.append(missing[0])
+    return "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

@@ -12,7 +12,7 @@ from gateway import ids
 from gateway.errors import NotFoundError
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DeliveryTrigger
-from gateway.store.base import StoreBase, insert_ignore, row_dict
+from gateway.store.base import insert_ignore, row_dict
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.tables import DeliveryChangeRow, DeliveryRow, EventRow
 
@@ -95,15 +95,18 @@ class EventVerbs(DestinationVerbs):
                 by_event.setdefault(d["event_id"], []).append(d["id"])
             dup_ids = [e.id for e in items if e.id not in inserted]
             existing = self._event_delivery_ids(conn, [str(i) for i in dup_ids])
-            owners = dict(conn.execute(
+            owners: dict[str, str] = dict(conn.execute(
                 select(_evt.c.id, _evt.c.tenant_id).where(_evt.c.id.in_(dup_ids))).all()
             ) if dup_ids else {}
         for index, item in enumerate(items):
             result = results[index]
-            if item.id in inserted and first_seen[str(item.id)] == index:
+            first = items[first_seen[str(item.id)]]
+            if first.tenant_id != item.tenant_id:
+                result.status = "conflict"  # the same id twice in one batch, two tenants
+            elif item.id in inserted and first_seen[str(item.id)] == index:
                 result.status = "created"
                 result.delivery_ids = by_event.get(str(item.id), [])
-            elif owners.get(item.id, item.tenant_id) != item.tenant_id:
+            elif owners.get(str(item.id), item.tenant_id) != item.tenant_id:
                 result.status = "conflict"  # the id belongs to another tenant's event
             else:
                 result.delivery_ids = existing.get(str(item.id), by_event.get(str(item.id), []))

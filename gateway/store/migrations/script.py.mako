@@ -6,7 +6,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+
 import gateway.store.tables
 ${imports if imports else ""}
 

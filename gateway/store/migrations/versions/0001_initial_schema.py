@@ -4,12 +4,12 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 07:46:30.375722
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import gateway.store.tables
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import gateway.store.tables
 
 revision = '0001'
 down_revision = None
@@ -20,9 +20,9 @@ depends_on = None
 def upgrade() -> None:
 
     op.create_table('api_keys',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=True),
+    sa.Column('name', sa.String(), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('is_admin', sa.Boolean(), nullable=False),
     sa.Column('created_at', gateway.store.tables.UTCDateTime(), nullable=False),
@@ -34,9 +34,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_api_keys_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('attempts',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('destination_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('delivery_id', sa.String(), nullable=False),
+    sa.Column('destination_id', sa.String(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('started_at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.Column('duration_ms', sa.Float(), nullable=False),
@@ -45,9 +45,9 @@ def upgrade() -> None:
     sa.Column('request_headers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('response_headers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
-    sa.Column('error_class', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('error_class', sa.String(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('outcome', sa.String(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('attempts', schema=None) as batch_op:
@@ -55,21 +55,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_attempts_started_at'), ['started_at'], unique=False)
 
     op.create_table('deliveries',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('destination_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('connector', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('event_id', sa.String(), nullable=False),
+    sa.Column('event_type', sa.String(), nullable=False),
+    sa.Column('destination_id', sa.String(), nullable=False),
+    sa.Column('connector', sa.String(), nullable=False),
+    sa.Column('status', sa.String(), nullable=False),
     sa.Column('attempt_count', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', gateway.store.tables.UTCDateTime(), nullable=True),
     sa.Column('lease_until', gateway.store.tables.UTCDateTime(), nullable=True),
-    sa.Column('leased_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('leased_by', sa.String(), nullable=True),
     sa.Column('is_test', sa.Boolean(), nullable=False),
-    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('replay_of', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('replay_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('trigger', sa.String(), nullable=False),
+    sa.Column('replay_of', sa.String(), nullable=True),
+    sa.Column('replay_id', sa.String(), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', gateway.store.tables.UTCDateTime(), nullable=False),
@@ -86,10 +86,10 @@ def upgrade() -> None:
 
     op.create_table('delivery_changes',
     sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('destination_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('delivery_id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('destination_id', sa.String(), nullable=False),
+    sa.Column('status', sa.String(), nullable=False),
     sa.Column('attempt_count', sa.Integer(), nullable=False),
     sa.Column('at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('seq')
@@ -98,14 +98,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_delivery_changes_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('destinations',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('connector', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('name', sa.String(), nullable=False),
+    sa.Column('connector', sa.String(), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('event_types', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('filter', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
-    sa.Column('signing', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('signing', sa.String(), nullable=False),
     sa.Column('secrets_enc', sa.Text(), nullable=False),
     sa.Column('headers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('credentials_enc', sa.Text(), nullable=True),
@@ -116,8 +116,8 @@ def upgrade() -> None:
     sa.Column('ordered', sa.Boolean(), nullable=False),
     sa.Column('subscription', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column('output_schema', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('disabled_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('status', sa.String(), nullable=False),
+    sa.Column('disabled_reason', sa.String(), nullable=True),
     sa.Column('disabled_at', gateway.store.tables.UTCDateTime(), nullable=True),
     sa.Column('failing_since', gateway.store.tables.UTCDateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -130,11 +130,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_destinations_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('events',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('type', sa.String(), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('origin', sa.String(), nullable=False),
     sa.Column('created_at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -142,19 +142,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_tenant_type_created', ['tenant_id', 'type', 'created_at'], unique=False)
 
     op.create_table('heartbeats',
-    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('owner', sa.String(), nullable=False),
+    sa.Column('role', sa.String(), nullable=False),
     sa.Column('at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('owner')
     )
     op.create_table('replays',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=True),
     sa.Column('filters', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sa.String(), nullable=False),
     sa.Column('matched', sa.Integer(), nullable=False),
     sa.Column('created', sa.Integer(), nullable=False),
-    sa.Column('cursor', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('cursor', sa.String(), nullable=True),
     sa.Column('lease_until', gateway.store.tables.UTCDateTime(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_at', gateway.store.tables.UTCDateTime(), nullable=False),
@@ -162,16 +162,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('scheduler_ticks',
-    sa.Column('job', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('job', sa.String(), nullable=False),
     sa.Column('tick', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('owner', sa.String(), nullable=False),
     sa.Column('at', gateway.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('job', 'tick')
     )
     op.create_table('sources',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('id', sa.String(), nullable=False),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('kind', sa.String(), nullable=False),
     sa.Column('secret_enc', sa.Text(), nullable=True),
     sa.Column('config_enc', sa.Text(), nullable=True),
     sa.Column('created_at', gateway.store.tables.UTCDateTime(), nullable=False),
@@ -181,8 +181,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sources_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('upstream_cursors',
-    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('updated_after', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('tenant_id', sa.String(), nullable=False),
+    sa.Column('updated_after', sa.String(), nullable=True),
     sa.Column('task_ids_at', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('last_success_at', gateway.store.tables.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
