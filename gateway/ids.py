@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -30,10 +31,26 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last = (0, 0)  # (milliseconds, random part) of the newest id made in this process
+
+
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
-    """A new ULID-bodied id; ``now_ms`` (Unix milliseconds) is for tests."""
+    """A new ULID-bodied id; ``now_ms`` (Unix milliseconds) is for tests.
+
+    Monotonic within a process: ids made in the same millisecond increment the random part, so
+    the order ids were made in is their sort order (fan-out order = delivery order for
+    ``ordered`` destinations).
+    """
+    global _last
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        last_ms, last_rand = _last
+        if ms <= last_ms and now_ms is None:
+            ms, rand = last_ms, (last_rand + 1) & ((1 << 80) - 1)
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for increments
+        _last = (ms, rand)
     return f"{prefix}_{_b32(ms, 10)}{_b32(rand, 16)}"
 
 

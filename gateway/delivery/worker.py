@@ -60,7 +60,6 @@ class Worker:
         self.on_records = on_records
         self.stats = WorkerStats()
         self.wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.worker_concurrency)
         self._free = settings.worker_concurrency
         self._per_destination: dict[str, asyncio.Semaphore] = {}
         self._pacer = Pacer()
@@ -169,11 +168,16 @@ class Worker:
                 await asyncio.sleep(delay)
             async with self._destination_slots(dst):
                 record = await self._attempt(item, event, dst)
+        except Exception as exc:  # a bug: record it as a retryable attempt, never leave it held
+            log.exception("delivery attempt crashed", extra={"delivery_id": item.id})
+            outcome = Outcome(Verdict.RETRY, f"internal error: {exc!r}", ErrorClass.INTERNAL)
+            now = self.store.clock()
+            record = self._record(item, dst, item.attempt_count + 1, now, 0.0, dst["url"], {},
+                                  None, outcome)
+        try:
             self._records.append(record)
             if len(self._records) >= FLUSH_MAX_RECORDS:
                 self._flush_now.set()
-        except Exception:
-            log.exception("delivery attempt crashed", extra={"delivery_id": item.id})
         finally:
             self._free += 1
 

@@ -202,3 +202,37 @@ def test_webhook_secret_given_is_used(client: TestClient, receiver: Receiver) ->
     post_event(client)
     [got] = rec.wait_for("/given", 1)
     Webhook(secret).verify(got.body, got.headers)
+
+
+def test_ordered_destination_delivers_in_order_and_blocks_on_failure(
+    client: TestClient, receiver: Receiver
+) -> None:
+    rec, url = receiver
+    rec.script("/ordered", 500)  # the first event fails once: later ones must wait for it
+    make_destination(client, f"{url}/ordered", ordered=True, retrySchedule=[1])
+    events = [{"tenantId": "t1", "type": "task.completed", "data": task_data(taskId=f"t{i}")}
+              for i in range(5)]
+    r = client.post("/integrations/events", json={"events": events})
+    ids = [x["deliveryIds"][0] for x in r.json()["results"]]
+    for delivery_id in ids:
+        wait_delivery(client, delivery_id, "succeeded")
+    got = rec.on("/ordered")
+    tasks = [__import__("json").loads(g.body)["data"]["taskId"] for g in got]
+    assert tasks == ["t0", "t0", "t1", "t2", "t3", "t4"]
+
+
+def test_a_crashing_connector_is_recorded_not_stuck(client: TestClient, receiver: Receiver,
+                                                    monkeypatch: Any) -> None:
+    from connectors.webhook.adapter import WebhookAdapter
+
+    def boom(self: Any, event: Any, destination: Any, now: Any) -> Any:
+        raise RuntimeError("bug in a connector")
+
+    monkeypatch.setattr(WebhookAdapter, "render", boom)
+    _, url = receiver
+    make_destination(client, f"{url}/crash", retrySchedule=[])
+    [delivery_id] = post_event(client)["deliveryIds"]
+    body = wait_delivery(client, delivery_id, "failed")
+    [attempt] = client.get(f"/integrations/deliveries/{delivery_id}").json()["attempts"]
+    assert attempt["errorClass"] == "internal" and "bug in a connector" in attempt["error"]
+    assert body["attemptCount"] == 1
