@@ -12,7 +12,6 @@ Redirects are never followed (CONTRACT §4), and only the first 4 KiB of a respo
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -127,7 +126,7 @@ class AiohttpDeliveryClient:
                 return ResponseInfo(resp.status, dict(resp.headers), excerpt)
         except DeliveryError:
             raise
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise DeliveryError(f"no response within {timeout_seconds:g} s",
                                 error_class=ErrorClass.TIMEOUT) from exc
         except Exception as exc:  # mapped once, here (STYLE: translate at the seam)

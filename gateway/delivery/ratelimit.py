@@ -7,7 +7,6 @@ receiver with one request too many (measured in tests/connectors/test_hooks_api.
 
 from __future__ import annotations
 
-
 RATE_MARGIN = 0.9
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, insert, select
 from gateway import ids
 from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
-from gateway.store.base import StoreBase, page_bounds, row_dict
+from gateway.store.base import page_bounds, row_dict
 from gateway.store.events import EventVerbs, delivery_values, insert_deliveries
 from gateway.store.tables import AttemptRow, DeliveryRow, EventRow
 

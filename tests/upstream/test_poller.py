@@ -15,7 +15,10 @@ from gateway.app import create_app
 from gateway.fakes.server import BackgroundServer
 from gateway.fakes.webhook import WebhookReceiver
 from gateway.simulator import (
-    DEFAULT_POPULATION_ID, DEFAULT_SKILL_ID, DEFAULT_TENANT_ID, create_simulator_app,
+    DEFAULT_POPULATION_ID,
+    DEFAULT_SKILL_ID,
+    DEFAULT_TENANT_ID,
+    create_simulator_app,
 )
 from gateway.store import DeliveryFilter, open_store
 from gateway.upstream.poller import Poller, upstream_health
