@@ -7,13 +7,12 @@ deactivated, or that no scenario listens to any more, answers 410: the destinati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from connectors._shared import EventMapping, MappedConnector, classify_platform
 from connectors.make import mapping
-from gateway.adapters import Outcome, RenderedRequest, ResponseInfo, Verdict, classify_standard
-from gateway.models import DestinationView, ErrorClass, Event
+from gateway.adapters import Outcome, ResponseInfo
+from gateway.models import DestinationView
 
 if TYPE_CHECKING:
     from gateway.adapters import Connector
@@ -24,54 +23,31 @@ API_KEY_HEADER = "x-make-apikey"  # custom webhook API-key auth (reference §2.1
 API_KEY_MAX_CHARS = 512  # Make's limit on one key (reference §2.1)
 
 
-class MakeConnector:
-    """One nested camelCase bundle per POST; see ``connectors.make.mapping``."""
+class MakeConnector(MappedConnector):
+    """One nested camelCase bundle per POST; see ``connectors.make.mapping``.
+
+    Samples carry every optional key, as the live bundles do (§6.4).
+    """
 
     name: str = "make"
     max_body_bytes: int | None = MAX_BODY_BYTES
     default_rate_limit_per_second: float | None = RATE_LIMIT_PER_SECOND
+    event_mapping: EventMapping = mapping.MAPPING
 
-    def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
+    def headers(self, destination: DestinationView) -> dict[str, str]:
         """``x-make-apikey`` is sent when ``credentials.apiKey`` is set."""
-        _, body = mapping.render_body(
-            event.type, event.data, event.id, body_cap(self.max_body_bytes, destination)
-        )
-        return RenderedRequest(url=destination.url, body=body, headers=auth_headers(destination))
+        return auth_headers(destination)
 
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
-        code = response.status_code
-        if code == 410:
-            # The webhook was deactivated (unused for 5 days, deleted) or no scenario listens.
-            return Outcome(
-                Verdict.DISABLE,
-                "Make answered 410 Gone: the webhook was deactivated or no scenario listens to it"
-                + _quoted(response.body),
-                ErrorClass.HTTP_STATUS,
-                remove_subscription=True,
-            )
-        if code == 429:
-            # Over 300 requests per 10 s; retried after Retry-After (reference §2.3).
-            return Outcome(
-                Verdict.RETRY, "Make throttled the webhook (429)", ErrorClass.HTTP_STATUS
-            )
-        if code == 413:
-            # The same bytes will never fit: retrying cannot help.
-            return Outcome(
-                Verdict.FAIL, "Make refused the payload as too large (413)", ErrorClass.HTTP_STATUS
-            )
-        return classify_standard(response)
-
-    def samples(
-        self, event_type: str, data: Mapping[str, Any], event_id: str | None = None
-    ) -> dict[str, Any]:
-        """Exactly what ``render`` sends for this data, every optional key present (§6.4).
-
-        ``event_id`` is the live event's id; without one a stable synthetic id is derived.
-        """
-        body, _ = mapping.render_body(
-            event_type, data, event_id or sample_event_id(data), self.max_body_bytes
+        # 410: the webhook was deactivated (unused for 5 days, deleted) or no scenario listens.
+        # 429: over 300 requests per 10 s; retried after Retry-After (reference §2.3).
+        return classify_platform(
+            response,
+            platform="Make",
+            gone="Make answered 410 Gone: the webhook was deactivated or no scenario listens to it"
+            + _quoted(response.body),
+            throttled="Make throttled the webhook (429)",
         )
-        return body
 
 
 def auth_headers(destination: DestinationView) -> dict[str, str]:
@@ -85,21 +61,6 @@ def auth_headers(destination: DestinationView) -> dict[str, str]:
     ):
         raise ValueError(f"credentials.apiKey must be at most {API_KEY_MAX_CHARS} ASCII characters")
     return {API_KEY_HEADER: api_key}
-
-
-def body_cap(platform_max: int | None, destination: DestinationView) -> int | None:
-    """The platform cap, lowered by ``options.maxBodyBytes``."""
-    option = destination.options.get("maxBodyBytes")
-    if option is None:
-        return platform_max
-    if isinstance(option, bool) or not isinstance(option, int) or option <= 0:
-        raise ValueError("options.maxBodyBytes must be a positive integer")
-    return option if platform_max is None else min(option, platform_max)
-
-
-def sample_event_id(data: Mapping[str, Any]) -> str:
-    """A stable id for a sample without an event: derived from the task or response id."""
-    return "evt_sample_" + str(data.get("taskId") or data.get("responseId") or "0")
 
 
 def _quoted(body: bytes) -> str:

@@ -19,15 +19,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from connectors._shared import EventMapping, MappedConnector, classify_platform
 from connectors.n8n import mapping
-from gateway.adapters import Outcome, RenderedRequest, ResponseInfo, Verdict, classify_standard
-from gateway.models import DestinationView, ErrorClass, Event
+from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.models import DestinationView, ErrorClass
 
 if TYPE_CHECKING:
     from gateway.adapters import Connector
@@ -42,19 +41,17 @@ REASON_BODY_CHARS = 200  # how much of n8n's answer goes into the reason
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110 §5.1)
 
 
-class N8nConnector:
+class N8nConnector(MappedConnector):
     """The canonical event as one object per POST; see ``connectors.n8n.mapping``."""
 
     name: str = "n8n"
     max_body_bytes: int | None = MAX_BODY_BYTES
     default_rate_limit_per_second: float | None = None  # options.rateLimitPerSecond sets one
+    event_mapping: EventMapping = mapping.MAPPING
 
-    def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
+    def headers(self, destination: DestinationView) -> dict[str, str]:
         """Header Auth or Basic Auth from ``credentials``, as the Webhook node is configured."""
-        _, body = mapping.render_body(
-            event.type, event.data, event.id, body_cap(self.max_body_bytes, destination)
-        )
-        return RenderedRequest(url=destination.url, body=body, headers=auth_headers(destination))
+        return auth_headers(destination)
 
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
         code = response.status_code
@@ -78,28 +75,13 @@ class N8nConnector:
                 max_attempts=not_registered_max_attempts(destination),
                 disable_when_exhausted=True,
             )
-        if code == 413:
-            # Over N8N_PAYLOAD_SIZE_MAX: the same bytes will never fit.
-            return Outcome(
-                Verdict.FAIL, "n8n refused the payload as too large (413)", ErrorClass.HTTP_STATUS
-            )
-        outcome = classify_standard(response)
+        # 413: over N8N_PAYLOAD_SIZE_MAX. n8n never answers 410; 429 (Cloud throttling) and
+        # everything else follow the standard rules.
+        outcome = classify_platform(response, platform="n8n")
         if test_url and outcome.verdict is Verdict.RETRY:
             reason = "n8n test URL is not listening" if code == 404 else outcome.reason
             return replace(outcome, reason=reason, max_attempts=TEST_URL_MAX_ATTEMPTS)
         return outcome
-
-    def samples(
-        self, event_type: str, data: Mapping[str, Any], event_id: str | None = None
-    ) -> dict[str, Any]:
-        """Exactly what ``render`` sends for this data.
-
-        ``event_id`` is the live event's id; without one a stable synthetic id is derived.
-        """
-        body, _ = mapping.render_body(
-            event_type, data, event_id or sample_event_id(data), self.max_body_bytes
-        )
-        return body
 
 
 def auth_headers(destination: DestinationView) -> dict[str, str]:
@@ -140,21 +122,6 @@ def not_registered_max_attempts(destination: DestinationView) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return NOT_REGISTERED_MAX_ATTEMPTS
     return value
-
-
-def body_cap(platform_max: int | None, destination: DestinationView) -> int | None:
-    """The platform cap, lowered by ``options.maxBodyBytes`` (a smaller N8N_PAYLOAD_SIZE_MAX)."""
-    option = destination.options.get("maxBodyBytes")
-    if option is None:
-        return platform_max
-    if isinstance(option, bool) or not isinstance(option, int) or option <= 0:
-        raise ValueError("options.maxBodyBytes must be a positive integer")
-    return option if platform_max is None else min(option, platform_max)
-
-
-def sample_event_id(data: Mapping[str, Any]) -> str:
-    """A stable id for a sample without an event: derived from the task or response id."""
-    return "evt_sample_" + str(data.get("taskId") or data.get("responseId") or "0")
 
 
 def _quoted(body: bytes) -> str:

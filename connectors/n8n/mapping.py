@@ -13,14 +13,11 @@ kept), ``transcriptTruncated`` is true and ``data.links.transcript`` still point
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
+from connectors._shared import Body, EventMapping, as_dict, as_list, iso_offset
 from gateway.models import EventType
-
-Body = dict[str, Any]
 
 # Optional catalog fields and what stands in when they are missing (catalog schemas).
 TASK_DEFAULTS: dict[str, Any] = {
@@ -74,35 +71,13 @@ ANSWER_ORDER = ("questionId", "questionRef", "type", "prompt", "value")
 TIMESTAMP_FIELDS = ("createdAt", "startedAt", "completedAt", "submittedAt", "landedAt")
 
 
-def map_event(event_type: str, data: Mapping[str, Any], event_id: str) -> Body:
-    """The full (untrimmed) n8n object for one event; ``ValueError`` for an unknown type."""
-    if event_type == EventType.TASK_COMPLETED:
-        return map_task_completed(data, event_id)
-    if event_type == EventType.SURVEY_RESPONSE_COMPLETED:
-        return map_survey_response(data, event_id)
-    raise ValueError(f"n8n: no mapping for event type {event_type!r}")
-
-
-def render_body(
-    event_type: str, data: Mapping[str, Any], event_id: str, max_bytes: int | None
-) -> tuple[Body, bytes]:
-    """The object and its exact bytes, ``data.turns`` cut when the bytes exceed ``max_bytes``."""
-    if event_type == EventType.TASK_COMPLETED:
-        turns = _list(data.get("turns"))
-        return fit_transcript(
-            lambda keep: map_task_completed(data, event_id, keep_turns=keep), len(turns), max_bytes
-        )
-    body = map_event(event_type, data, event_id)
-    return body, encode_body(body)
-
-
 def map_task_completed(
     data: Mapping[str, Any], event_id: str, *, keep_turns: int | None = None
 ) -> Body:
-    turns = [_with_defaults(t, {"at": None}) for t in _list(data.get("turns"))]
+    turns = [_with_defaults(t, {"at": None}) for t in as_list(data.get("turns"))]
     kept = turns if keep_turns is None else turns[:keep_turns]
-    results = _dict(data.get("results"))
-    scores = _dict(data.get("scores"))
+    results = as_dict(data.get("results"))
+    scores = as_dict(data.get("scores"))
     normal = {
         **_with_defaults(data, TASK_DEFAULTS),
         "persona": _ordered(_with_defaults(data.get("persona"), PERSONA_DEFAULTS), PERSONA_ORDER),
@@ -112,7 +87,11 @@ def map_task_completed(
         ),
         "turns": [{**t, "at": iso_offset(t["at"])} for t in kept],
         "scores": _ordered(
-            {**scores, "overall": scores.get("overall"), "criteria": _list(scores.get("criteria"))},
+            {
+                **scores,
+                "overall": scores.get("overall"),
+                "criteria": as_list(scores.get("criteria")),
+            },
             ("overall", "criteria"),
         ),
     }
@@ -138,61 +117,19 @@ def map_survey_response(data: Mapping[str, Any], event_id: str) -> Body:
     }
 
 
-def iso_offset(value: Any) -> Any:
-    """An ISO 8601 string with an offset: a naive timestamp is read as UTC; others pass through."""
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if parsed.tzinfo is not None:
-        return value
-    return parsed.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
-def encode_body(body: Body) -> bytes:
-    """Compact UTF-8 JSON: the bytes that are signed and sent. NaN/Infinity raise ``ValueError``."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def fit_transcript(
-    build: Callable[[int], Body], turn_count: int, max_bytes: int | None
-) -> tuple[Body, bytes]:
-    """The body with the most leading turns whose encoding fits ``max_bytes``.
-
-    ``build(k)`` renders the body with the first ``k`` turns; its size grows with ``k``, so a
-    binary search finds the largest fit. When even ``k = 0`` is too big, that smallest body is
-    returned and the caller (the core's cap check) reports ``payload_too_large``.
-    """
-    body = build(turn_count)
-    raw = encode_body(body)
-    if max_bytes is None or len(raw) <= max_bytes:
-        return body, raw
-    best = build(0)
-    best_raw = encode_body(best)
-    lo, hi = 0, turn_count - 1
-    while lo < hi and len(best_raw) <= max_bytes:
-        mid = (lo + hi + 1) // 2
-        candidate = build(mid)
-        candidate_raw = encode_body(candidate)
-        if len(candidate_raw) <= max_bytes:
-            lo, best, best_raw = mid, candidate, candidate_raw
-        else:
-            hi = mid - 1
-    return best, best_raw
+MAPPING = EventMapping("n8n", map_task_completed, map_survey_response)
 
 
 def _with_defaults(value: Any, defaults: Mapping[str, Any]) -> Body:
     """``value``'s keys in order, then each missing default (a key set to ``None`` is kept)."""
-    given = _dict(value)
+    given = as_dict(value)
     return {**given, **{k: v for k, v in defaults.items() if k not in given}}
 
 
 def _answers(parent: Mapping[str, Any]) -> list[Body]:
     return [
         _ordered(_with_defaults(a, ANSWER_DEFAULTS), ANSWER_ORDER)
-        for a in _list(parent.get("answers"))
+        for a in as_list(parent.get("answers"))
     ]
 
 
@@ -203,11 +140,3 @@ def _ordered(value: Body, order: tuple[str, ...]) -> Body:
 
 def _with_iso_timestamps(data: Body) -> Body:
     return {k: iso_offset(v) if k in TIMESTAMP_FIELDS else v for k, v in data.items()}
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -37,6 +37,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from connectors._shared import parse_utc, utc_seconds
 from gateway.adapters import RenderedRequest
 from gateway.ids import derived_id
 
@@ -193,11 +194,11 @@ def render_values(
     ``recorded_at`` is when the gateway recorded the event (the same on every retry). Raises
     ``ValueError`` naming the question when a mapping is missing or a value does not fit.
     """
-    completed = _parse_time(str(data["completedAt"]))
-    started = _parse_time(str(data.get("startedAt") or data.get("createdAt") or completed))
+    completed = parse_utc(str(data["completedAt"]))
+    started = parse_utc(str(data.get("startedAt") or data.get("createdAt") or completed))
     values: dict[str, Any] = {
-        "startDate": _qualtrics_time(started),
-        "endDate": _qualtrics_time(completed),
+        "startDate": utc_seconds(started),
+        "endDate": utc_seconds(completed),
         "status": 0,  # a normal response ("IP Address"), as the reference request sends
         "progress": 100,
         "duration": max(0, round((completed - started).total_seconds())),
@@ -427,16 +428,6 @@ def _names(recodes: list[Any], mapped: tuple[str, Mapping[str, Any]] | None) -> 
 # time
 
 
-def _parse_time(text: str) -> datetime:
-    """ISO 8601 or Qualtrics' export form ``2023-03-31 15:31:53``; naive means UTC."""
-    moment = datetime.fromisoformat(text.replace(" ", "T"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _qualtrics_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _millis(moment: datetime) -> str:
     """``2024-05-14T16:21:09.000Z``: recordedDate's form; naive means UTC."""
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -445,5 +436,5 @@ def _millis(moment: datetime) -> str:
 
 def _iso(text: str) -> str:
     """UTC ISO 8601 with ``Z``, milliseconds kept when present."""
-    moment = _parse_time(text)
-    return _millis(moment) if moment.microsecond else _qualtrics_time(moment)
+    moment = parse_utc(text)
+    return _millis(moment) if moment.microsecond else utc_seconds(moment)

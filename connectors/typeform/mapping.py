@@ -25,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from connectors import _shared
+from connectors._shared import parse_utc, utc_seconds
 from gateway.ids import derived_id
 
 EVENT_TYPE_COMPLETED = "form_response"
@@ -94,8 +96,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def encode_body(payload: Mapping[str, Any]) -> bytes:
-    """The bytes Typeform sends: compact JSON, UTF-8, non-ASCII kept raw."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The bytes Typeform sends: compact JSON, UTF-8, non-ASCII kept raw.
+
+    Unlike the platform connectors' bodies, NaN/Infinity are written rather than refused.
+    """
+    return _shared.encode_body(payload, allow_nan=True)
 
 
 def delivery_event_id(gateway_event_id: str) -> str:
@@ -386,10 +391,7 @@ def _walk_fields(fields: list[Any]) -> Iterator[Mapping[str, Any]]:
 
 def _typeform_time(text: str) -> str:
     """ISO 8601 UTC to the second with ``Z``: Typeform's timestamp form."""
-    moment = datetime.fromisoformat(text.replace(" ", "T"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_seconds(parse_utc(text))
 
 
 def _is_date(text: str) -> bool:

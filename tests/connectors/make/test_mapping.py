@@ -3,57 +3,35 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors._shared import encode_body
 from connectors.make import mapping
 from connectors.make.adapter import ADAPTER, MAX_BODY_BYTES
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
 from gateway.models import DestinationView, ErrorClass, Event
-
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "make"
-CASES = sorted(
-    p.name.removesuffix(".json")
-    for p in FIXTURES.glob("*.json")
-    if not p.name.endswith((".expected.json", ".expected-headers.json"))
+from tests.connectors import platforms
+from tests.connectors.golden import input_cases, load_expected
+from tests.connectors.platforms import (
+    COMMON_CASES,
+    NOW,
+    STABLE_KEY_CASES,
+    assert_renders_golden,
+    assert_samples_are_live,
+    huge_transcript_data,
+    response,
+    task_event,
 )
-NOW = datetime(2025, 11, 20, 14, 33, tzinfo=UTC)
+
+CASES = input_cases("make")
 HOOK_URL = "https://hook.eu1.make.com/abc123def456"
 
 
-def load_case(name: str) -> tuple[Event, DestinationView]:
-    case = json.loads((FIXTURES / f"{name}.json").read_text())
-    event, destination = case["event"], case["destination"]
-    return (
-        Event(
-            id=event["id"],
-            tenant_id=event["tenantId"],
-            type=event["type"],
-            data=event["data"],
-            created_at=datetime.fromisoformat(event["timestamp"]),
-        ),
-        make_destination(
-            destination["url"],
-            credentials=destination.get("credentials", {}),
-            options=destination.get("options", {}),
-        ),
-    )
-
-
 def make_destination(url: str = HOOK_URL, **kwargs: Any) -> DestinationView:
-    return DestinationView(id="dst_test", tenant_id="ten_acme", connector="make", url=url, **kwargs)
-
-
-def task_event(data: dict[str, Any], event_id: str = "evt_01") -> Event:
-    return Event(event_id, "ten_acme", "task.completed", data, NOW)
-
-
-def response(status: int, body: bytes = b"", **headers: str) -> ResponseInfo:
-    return ResponseInfo(status_code=status, headers=headers, body=body)
+    return platforms.destination("make", url, **kwargs)
 
 
 def key_paths(value: Any, prefix: str = "") -> set[str]:
@@ -72,40 +50,19 @@ def key_paths(value: Any, prefix: str = "") -> set[str]:
 
 
 def test_every_platform_case_is_present() -> None:
-    assert {
-        "task_completed",
-        "survey_response",
-        "task_completed_minimal",
-        "survey_response_minimal",
-        "long_transcript_cut",
-        "task_completed_api_key",
-    } <= set(CASES)
+    assert set(CASES) >= COMMON_CASES | {"task_completed_api_key"}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_render_matches_the_golden_file(name: str) -> None:
-    event, destination = load_case(name)
-    request = ADAPTER.render(event, destination, NOW)
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
-    assert json.loads(request.body) == expected
-    headers_path = FIXTURES / f"{name}.expected-headers.json"
-    expected_headers = json.loads(headers_path.read_text()) if headers_path.exists() else {}
-    assert request.headers == expected_headers
-    assert (request.url, request.method, request.content_type) == (
-        destination.url,
-        "POST",
-        "application/json",
-    )
+    expected = assert_renders_golden(ADAPTER, name)
     # One object per request = one bundle; never a top-level array (§2.1).
     assert isinstance(expected, dict)
-    assert request.body == mapping.encode_body(expected)
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c != "long_transcript_cut"])
 def test_samples_return_exactly_the_live_body(name: str) -> None:
-    event, destination = load_case(name)
-    live = json.loads(ADAPTER.render(event, destination, NOW).body)
-    assert ADAPTER.samples(event.type, event.data, event_id=event.id) == live
+    assert_samples_are_live(ADAPTER, name)
 
 
 def test_samples_without_an_event_get_a_stable_synthetic_id() -> None:
@@ -117,21 +74,15 @@ def test_samples_without_an_event_get_a_stable_synthetic_id() -> None:
 # --- shape ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("full", "other"),
-    [
-        ("task_completed", "task_completed_minimal"),  # same study, optional fields missing
-        ("survey_response", "survey_response_minimal"),  # same form, optional fields missing
-    ],
-)
+@pytest.mark.parametrize(("full", "other"), STABLE_KEY_CASES)
 def test_key_set_is_stable_across_events_of_one_type(full: str, other: str) -> None:
     # Make learns the mappable fields from the first bundle, so an optional key is never left out.
-    bodies = [json.loads((FIXTURES / f"{c}.expected.json").read_text()) for c in (full, other)]
+    bodies = [load_expected("make", c) for c in (full, other)]
     assert key_paths(bodies[0]) == key_paths(bodies[1])
 
 
 def test_a_missing_optional_collection_is_still_a_collection_of_nulls() -> None:
-    body = json.loads((FIXTURES / "task_completed_minimal.expected.json").read_text())
+    body = load_expected("make", "task_completed_minimal")
     assert body["skill"] == {"id": None, "name": None}
     assert body["links"] == {"task": None, "transcript": None}
 
@@ -170,15 +121,6 @@ def test_a_bad_api_key_is_a_render_error(api_key: object) -> None:
 # --- payload cap ---------------------------------------------------------------------------
 
 
-def huge_transcript_data(turns: int, chars: int) -> dict[str, Any]:
-    data = dict(catalog()["task.completed"].example)
-    data["turns"] = [
-        {"index": i, "role": "persona", "text": f"{i}:" + "x" * chars, "at": "2025-11-20T14:31:00Z"}
-        for i in range(1, turns + 1)
-    ]
-    return data
-
-
 def test_a_huge_transcript_is_cut_to_fit_the_5_mb_cap() -> None:
     data = huge_transcript_data(turns=2500, chars=3000)  # ~7.5 MB of turns
     request = ADAPTER.render(task_event(data), make_destination(), NOW)
@@ -191,7 +133,7 @@ def test_a_huge_transcript_is_cut_to_fit_the_5_mb_cap() -> None:
     assert 0 < kept < 2500
     assert [t["turn"] for t in body["transcript"]] == list(range(1, kept + 1))  # a prefix
     one_more = mapping.map_task_completed(data, "evt_01", keep_turns=kept + 1)
-    assert len(mapping.encode_body(one_more)) > MAX_BODY_BYTES  # the largest prefix that fits
+    assert len(encode_body(one_more)) > MAX_BODY_BYTES  # the largest prefix that fits
 
 
 def test_when_nothing_fits_the_smallest_body_goes_to_the_core_cap_check() -> None:

@@ -4,60 +4,38 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from connectors._shared import encode_body
 from connectors.n8n import mapping
 from connectors.n8n.adapter import ADAPTER, MAX_BODY_BYTES
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
 from gateway.models import DestinationView, ErrorClass, Event
-
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "n8n"
-CASES = sorted(
-    p.name.removesuffix(".json")
-    for p in FIXTURES.glob("*.json")
-    if not p.name.endswith((".expected.json", ".expected-headers.json"))
+from tests.connectors import platforms
+from tests.connectors.golden import input_cases, load_expected
+from tests.connectors.platforms import (
+    COMMON_CASES,
+    NOW,
+    STABLE_KEY_CASES,
+    assert_renders_golden,
+    assert_samples_are_live,
+    huge_transcript_data,
+    response,
+    task_event,
 )
-NOW = datetime(2025, 11, 20, 14, 33, tzinfo=UTC)
+
+CASES = input_cases("n8n")
 PROD_URL = "https://n8n.example.com/webhook/task-completed"
 TEST_URL = "https://n8n.example.com/webhook-test/task-completed"
 NODE_URL = "https://n8n.example.com/webhook/0f4c1a2b-7d3e/webhook"  # community trigger node
 
 
-def load_case(name: str) -> tuple[Event, DestinationView]:
-    case = json.loads((FIXTURES / f"{name}.json").read_text())
-    event, destination = case["event"], case["destination"]
-    return (
-        Event(
-            id=event["id"],
-            tenant_id=event["tenantId"],
-            type=event["type"],
-            data=event["data"],
-            created_at=datetime.fromisoformat(event["timestamp"]),
-        ),
-        make_destination(
-            destination["url"],
-            credentials=destination.get("credentials", {}),
-            options=destination.get("options", {}),
-        ),
-    )
-
-
 def make_destination(url: str = PROD_URL, **kwargs: Any) -> DestinationView:
-    return DestinationView(id="dst_test", tenant_id="ten_acme", connector="n8n", url=url, **kwargs)
-
-
-def task_event(data: dict[str, Any], event_id: str = "evt_01") -> Event:
-    return Event(event_id, "ten_acme", "task.completed", data, NOW)
-
-
-def response(status: int, body: bytes = b"", **headers: str) -> ResponseInfo:
-    return ResponseInfo(status_code=status, headers=headers, body=body)
+    return platforms.destination("n8n", url, **kwargs)
 
 
 def key_paths(value: Any, prefix: str = "") -> set[str]:
@@ -80,60 +58,32 @@ def fixed_paths(body: dict[str, Any]) -> set[str]:
 
 
 def test_every_platform_case_is_present() -> None:
-    assert {
-        "task_completed",
-        "survey_response",
-        "task_completed_minimal",
-        "survey_response_minimal",
-        "long_transcript_cut",
-        "header_auth",
-        "basic_auth",
-    } <= set(CASES)
+    assert set(CASES) >= COMMON_CASES | {"header_auth", "basic_auth"}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_render_matches_the_golden_file(name: str) -> None:
-    event, destination = load_case(name)
-    request = ADAPTER.render(event, destination, NOW)
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
-    assert json.loads(request.body) == expected
-    headers_path = FIXTURES / f"{name}.expected-headers.json"
-    expected_headers = json.loads(headers_path.read_text()) if headers_path.exists() else {}
-    assert request.headers == expected_headers
-    assert (request.url, request.method, request.content_type) == (
-        destination.url,
-        "POST",
-        "application/json",
-    )
-    assert request.body == mapping.encode_body(expected)
+    assert_renders_golden(ADAPTER, name)
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_data_still_validates_against_the_catalog_schema(name: str) -> None:
-    body = json.loads((FIXTURES / f"{name}.expected.json").read_text())
+    body = load_expected("n8n", name)
     validator = Draft202012Validator(catalog()[body["type"]].schema)
     assert [e.message for e in validator.iter_errors(body["data"])] == []
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c != "long_transcript_cut"])
 def test_samples_return_exactly_the_live_body(name: str) -> None:
-    event, destination = load_case(name)
-    live = json.loads(ADAPTER.render(event, destination, NOW).body)
-    assert ADAPTER.samples(event.type, event.data, event_id=event.id) == live
+    assert_samples_are_live(ADAPTER, name)
 
 
 # --- shape ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("full", "other"),
-    [
-        ("task_completed", "task_completed_minimal"),  # same study, optional fields missing
-        ("survey_response", "survey_response_minimal"),  # same form, optional fields missing
-    ],
-)
+@pytest.mark.parametrize(("full", "other"), STABLE_KEY_CASES)
 def test_key_set_is_stable_across_events_of_one_type(full: str, other: str) -> None:
-    bodies = [json.loads((FIXTURES / f"{c}.expected.json").read_text()) for c in (full, other)]
+    bodies = [load_expected("n8n", c) for c in (full, other)]
     # Every key the catalog names is there; free-form objects (``links``, ``provenance``,
     # ``hidden``) and a null ``skill`` keep the catalog's shape, so their inner keys may differ.
     assert fixed_paths(bodies[0]) == fixed_paths(bodies[1])
@@ -183,11 +133,7 @@ def test_bad_credentials_are_a_render_error(credentials: dict[str, Any]) -> None
 
 
 def test_a_huge_transcript_is_cut_to_fit_the_16_mib_cap() -> None:
-    data = dict(catalog()["task.completed"].example)
-    data["turns"] = [
-        {"index": i, "role": "persona", "text": f"{i}:" + "x" * 8000, "at": "2025-11-20T14:31:00Z"}
-        for i in range(1, 2501)
-    ]  # ~20 MB of turns
+    data = huge_transcript_data(turns=2500, chars=8000)  # ~20 MB of turns
     request = ADAPTER.render(task_event(data), make_destination(), NOW)
     body = json.loads(request.body)
     assert len(request.body) <= MAX_BODY_BYTES == ADAPTER.max_body_bytes == 16 * 1024 * 1024
@@ -197,7 +143,7 @@ def test_a_huge_transcript_is_cut_to_fit_the_16_mib_cap() -> None:
     assert 0 < kept < 2500
     assert [t["index"] for t in body["data"]["turns"]] == list(range(1, kept + 1))  # a prefix
     one_more = mapping.map_task_completed(data, "evt_01", keep_turns=kept + 1)
-    assert len(mapping.encode_body(one_more)) > MAX_BODY_BYTES  # the largest prefix that fits
+    assert len(encode_body(one_more)) > MAX_BODY_BYTES  # the largest prefix that fits
 
 
 def test_platform_limits() -> None:

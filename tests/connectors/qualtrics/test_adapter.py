@@ -13,7 +13,7 @@ from gateway.catalog import catalog
 from gateway.fakes.qualtrics import FakeQualtrics, response_schema
 from gateway.models import ErrorClass
 from gateway.registry import get_connector
-from tests.connectors.typeform.cases import load_case
+from tests.connectors.golden import load_case
 
 
 def test_adapter_implements_the_protocol() -> None:

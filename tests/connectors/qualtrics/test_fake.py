@@ -14,7 +14,7 @@ from connectors.qualtrics.verify import is_completed_response, parse_qualtrics_c
 from gateway.adapters import ResponseInfo, Verdict
 from gateway.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, completed_callback
 from gateway.models import DestinationView
-from tests.connectors.typeform.cases import load_bytes, load_case, load_json
+from tests.connectors.golden import load_bytes, load_case, load_json
 
 AUTH = {"X-API-TOKEN": DEFAULT_API_TOKEN}
 BASE = "http://testserver"

@@ -13,7 +13,7 @@ from connectors.qualtrics.verify import (
     verify_qualtrics_hmac,
 )
 from gateway.errors import SignatureError
-from tests.connectors.typeform.cases import assert_golden, load_bytes, load_json
+from tests.connectors.golden import assert_golden, load_bytes, load_json
 
 VECTORS: list[dict[str, Any]] = load_json("qualtrics", "callback_vectors.json")["vectors"]
 CALLBACKS = [

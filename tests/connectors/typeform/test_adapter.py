@@ -13,7 +13,7 @@ from gateway.adapters import Connector, ResponseInfo, Verdict
 from gateway.catalog import catalog
 from gateway.models import SigningKey
 from gateway.registry import get_connector
-from tests.connectors.typeform.cases import load_case
+from tests.connectors.golden import load_case
 
 
 def test_adapter_implements_the_protocol() -> None:

@@ -14,7 +14,7 @@ from connectors.typeform.adapter import ADAPTER
 from connectors.typeform.mapping import encode_body
 from connectors.typeform.verify import sign_typeform
 from gateway.fakes.typeform import TypeformReceiver, check_webhook
-from tests.connectors.typeform.cases import load_bytes, load_case
+from tests.connectors.golden import load_bytes, load_case
 
 SECRET = "test-secret"
 

@@ -11,7 +11,7 @@ import pytest
 from connectors.typeform import mapping
 from connectors.typeform.adapter import ADAPTER
 from gateway.catalog import validate_event_data
-from tests.connectors.typeform.cases import (
+from tests.connectors.golden import (
     as_json,
     assert_golden,
     load_bytes,

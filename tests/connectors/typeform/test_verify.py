@@ -9,7 +9,7 @@ import pytest
 
 from connectors.typeform.verify import sign_typeform, verify_typeform_signature
 from gateway.errors import SignatureError
-from tests.connectors.typeform.cases import load_bytes, load_json
+from tests.connectors.golden import load_bytes, load_json
 
 VECTORS: list[dict[str, Any]] = load_json("typeform", "signature_vectors.json")["vectors"]
 

@@ -3,98 +3,54 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors._shared import choice_label, encode_body
 from connectors.zapier import mapping
 from connectors.zapier.adapter import ADAPTER, MAX_BODY_BYTES
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
 from gateway.models import DestinationView, ErrorClass, Event
-
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "zapier"
-CASES = sorted(
-    p.name.removesuffix(".json")
-    for p in FIXTURES.glob("*.json")
-    if not p.name.endswith((".expected.json", ".expected-headers.json"))
+from tests.connectors import platforms
+from tests.connectors.golden import input_cases, load_expected
+from tests.connectors.platforms import (
+    COMMON_CASES,
+    NOW,
+    STABLE_KEY_CASES,
+    assert_renders_golden,
+    assert_samples_are_live,
+    huge_transcript_data,
+    response,
+    task_event,
 )
-NOW = datetime(2025, 11, 20, 14, 33, tzinfo=UTC)
+
+CASES = input_cases("zapier")
 HOOK_URL = "https://hooks.zapier.com/hooks/standard/1234567/0a1b2c3d4e5f/"
 
 
-def load_case(name: str) -> tuple[Event, DestinationView]:
-    case = json.loads((FIXTURES / f"{name}.json").read_text())
-    event, destination = case["event"], case["destination"]
-    return (
-        Event(
-            id=event["id"],
-            tenant_id=event["tenantId"],
-            type=event["type"],
-            data=event["data"],
-            created_at=datetime.fromisoformat(event["timestamp"]),
-        ),
-        make_destination(
-            destination["url"],
-            credentials=destination.get("credentials", {}),
-            options=destination.get("options", {}),
-        ),
-    )
-
-
 def make_destination(url: str = HOOK_URL, **kwargs: Any) -> DestinationView:
-    return DestinationView(
-        id="dst_test", tenant_id="ten_acme", connector="zapier", url=url, **kwargs
-    )
-
-
-def task_event(data: dict[str, Any], event_id: str = "evt_01") -> Event:
-    return Event(event_id, "ten_acme", "task.completed", data, NOW)
-
-
-def response(status: int, body: bytes = b"", **headers: str) -> ResponseInfo:
-    return ResponseInfo(status_code=status, headers=headers, body=body)
+    return platforms.destination("zapier", url, **kwargs)
 
 
 # --- golden files ----------------------------------------------------------------------------
 
 
 def test_every_platform_case_is_present() -> None:
-    assert {
-        "task_completed",
-        "survey_response",
-        "task_completed_minimal",
-        "survey_response_minimal",
-        "long_transcript_cut",
-    } <= set(CASES)
+    assert set(CASES) >= COMMON_CASES
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_render_matches_the_golden_file(name: str) -> None:
-    event, destination = load_case(name)
-    request = ADAPTER.render(event, destination, NOW)
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
-    assert json.loads(request.body) == expected
-    headers_path = FIXTURES / f"{name}.expected-headers.json"
-    expected_headers = json.loads(headers_path.read_text()) if headers_path.exists() else {}
-    assert request.headers == expected_headers
-    assert (request.url, request.method, request.content_type) == (
-        destination.url,
-        "POST",
-        "application/json",
-    )
+    expected = assert_renders_golden(ADAPTER, name)
     # The sent bytes are compact UTF-8 JSON: one object, never a top-level array (§1.4).
-    assert request.body == mapping.encode_body(expected)
     assert isinstance(expected, dict)
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if c != "long_transcript_cut"])
 def test_samples_return_exactly_the_live_body(name: str) -> None:
-    event, destination = load_case(name)
-    live = json.loads(ADAPTER.render(event, destination, NOW).body)
-    assert ADAPTER.samples(event.type, event.data, event_id=event.id) == live
+    assert_samples_are_live(ADAPTER, name)
 
 
 def test_samples_without_an_event_get_a_stable_synthetic_id() -> None:
@@ -107,15 +63,9 @@ def test_samples_without_an_event_get_a_stable_synthetic_id() -> None:
 # --- shape ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("full", "other"),
-    [
-        ("task_completed", "task_completed_minimal"),  # same study, optional fields missing
-        ("survey_response", "survey_response_minimal"),  # same form, optional fields missing
-    ],
-)
+@pytest.mark.parametrize(("full", "other"), STABLE_KEY_CASES)
 def test_key_set_is_stable_across_events_of_one_type(full: str, other: str) -> None:
-    bodies = [json.loads((FIXTURES / f"{c}.expected.json").read_text()) for c in (full, other)]
+    bodies = [load_expected("zapier", c) for c in (full, other)]
     assert list(bodies[0]) == list(bodies[1])  # same keys, same order
     assert all(
         set(t) == {"turn", "role", "text", "at"} for b in bodies for t in b.get("transcript", [])
@@ -169,7 +119,7 @@ def test_choice_label_falls_back_to_the_options_list() -> None:
         "value": "b",
         "options": [{"key": "a", "label": "Apple"}, {"key": "b", "label": "Banana"}],
     }
-    assert mapping.choice_label(answer) == "Banana"
+    assert choice_label(answer, mapping.LIST_SEPARATOR) == "Banana"
 
 
 def test_unknown_event_type_is_a_render_error() -> None:
@@ -188,15 +138,6 @@ def test_no_signature_or_transport_headers_are_added() -> None:
 # --- payload cap ---------------------------------------------------------------------------
 
 
-def huge_transcript_data(turns: int, chars: int) -> dict[str, Any]:
-    data = dict(catalog()["task.completed"].example)
-    data["turns"] = [
-        {"index": i, "role": "persona", "text": f"{i}:" + "x" * chars, "at": "2025-11-20T14:31:00Z"}
-        for i in range(1, turns + 1)
-    ]
-    return data
-
-
 def test_a_huge_transcript_is_cut_to_fit_the_10_mb_cap() -> None:
     data = huge_transcript_data(turns=2500, chars=3000)  # ~15 MB as line items + text
     request = ADAPTER.render(task_event(data), make_destination(), NOW)
@@ -211,7 +152,7 @@ def test_a_huge_transcript_is_cut_to_fit_the_10_mb_cap() -> None:
     assert body["transcript_text"].count("\n") == kept - 1
     # The largest prefix that fits: one more turn would not.
     one_more = mapping.map_task_completed(data, "evt_01", keep_turns=kept + 1)
-    assert len(mapping.encode_body(one_more)) > MAX_BODY_BYTES
+    assert len(encode_body(one_more)) > MAX_BODY_BYTES
 
 
 def test_options_max_body_bytes_lowers_the_cap() -> None:
