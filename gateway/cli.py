@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.settings import Settings
 
@@ -26,9 +27,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"person-gateway serving on http://{args.host}:{args.port} "
           f"(database {settings.database_url}); dashboard at /dashboard", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=10)
+    _run_server(config)
     return 0
+
+
+def _run_server(config: Any) -> None:
+    """uvicorn's server, telling the app to stop first on a signal: open SSE streams end at once
+    instead of holding the graceful shutdown for its whole timeout."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            services = getattr(config.app.state, "services", None)
+            if services is not None:
+                services.extras["runtime"].stop.set()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -30,3 +30,11 @@ async def install_jobs(runtime: Runtime) -> None:
             await poller.poll_all()
 
         runtime.scheduler.add(PeriodicJob("poll-person-run", settings.poll_interval_seconds, poll))
+
+    # -- bulk replays (gateway/replayer.py): one rate-capped step per tick ---------------------
+    from gateway.replayer import REPLAY_STEP_SECONDS, run_replays
+
+    async def replay_step() -> None:
+        await run_replays(runtime.store, settings, runtime.wake_worker)
+
+    runtime.scheduler.add(PeriodicJob("replays", REPLAY_STEP_SECONDS, replay_step))

@@ -63,7 +63,11 @@ async def authenticate(request: Request) -> Principal:
     key = request.headers.get("x-api-key")
     if not key:
         raise AuthError("missing x-api-key header")
-    svc = services(request)
+    return await principal_for_key(services(request), key)
+
+
+async def principal_for_key(svc: Services, key: str) -> Principal:
+    """Who ``key`` belongs to (cached briefly); ``AuthError`` for an unknown key."""
     now = time.monotonic()
     cached = svc._auth_cache.get(key)
     if cached is not None and cached[0] > now:

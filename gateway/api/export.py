@@ -30,13 +30,24 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d"
 
 # (CSV header, delivery row key): the API list's fields, in the list's order (newest first).
 COLUMNS = (
-    ("id", "id"), ("createdAt", "created_at"), ("tenantId", "tenant_id"),
-    ("eventId", "event_id"), ("eventType", "event_type"), ("destinationId", "destination_id"),
-    ("connector", "connector"), ("status", "status"), ("attemptCount", "attempt_count"),
-    ("lastStatusCode", "last_status_code"), ("lastError", "last_error"),
-    ("nextAttemptAt", "next_attempt_at"), ("completedAt", "completed_at"),
-    ("updatedAt", "updated_at"), ("isTest", "is_test"), ("trigger", "trigger"),
-    ("replayOf", "replay_of"), ("replayId", "replay_id"),
+    ("id", "id"),
+    ("createdAt", "created_at"),
+    ("tenantId", "tenant_id"),
+    ("eventId", "event_id"),
+    ("eventType", "event_type"),
+    ("destinationId", "destination_id"),
+    ("connector", "connector"),
+    ("status", "status"),
+    ("attemptCount", "attempt_count"),
+    ("lastStatusCode", "last_status_code"),
+    ("lastError", "last_error"),
+    ("nextAttemptAt", "next_attempt_at"),
+    ("completedAt", "completed_at"),
+    ("updatedAt", "updated_at"),
+    ("isTest", "is_test"),
+    ("trigger", "trigger"),
+    ("replayOf", "replay_of"),
+    ("replayId", "replay_id"),
 )
 
 
@@ -78,10 +89,15 @@ async def export_deliveries(request: Request, principal: Principal) -> Response:
             yield csv_lines(chunk).encode()
 
     stamp = store.clock().strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="deliveries-{stamp}.csv"',
-        "cache-control": "no-store", "x-content-type-options": "nosniff",
-    })
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="deliveries-{stamp}.csv"',
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
+    )
 
 
 routes = [Route("/integrations/deliveries.csv", export_deliveries, methods=["GET"])]

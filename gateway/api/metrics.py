@@ -36,8 +36,11 @@ from gateway.api.common import run, services
 from gateway.models import DeliveryStatus
 from gateway.store.stats import LATENCY_BUCKETS_SECONDS, MetricsSnapshot
 
-FINAL = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value,
-         DeliveryStatus.CANCELLED.value)
+FINAL = (
+    DeliveryStatus.SUCCEEDED.value,
+    DeliveryStatus.FAILED.value,
+    DeliveryStatus.CANCELLED.value,
+)
 
 
 class SnapshotCollector(Collector):
@@ -59,11 +62,16 @@ class SnapshotCollector(Collector):
         yield info
 
     def _deliveries(self) -> Iterator[Metric]:
-        current = GaugeMetricFamily("gateway_deliveries", "Deliveries by connector and status.",
-                                    labels=["connector", "status"])
-        done = CounterMetricFamily("gateway_deliveries_completed",
-                                   "Deliveries that reached a final status, by outcome.",
-                                   labels=["connector", "outcome"])
+        current = GaugeMetricFamily(
+            "gateway_deliveries",
+            "Deliveries by connector and status.",
+            labels=["connector", "status"],
+        )
+        done = CounterMetricFamily(
+            "gateway_deliveries_completed",
+            "Deliveries that reached a final status, by outcome.",
+            labels=["connector", "outcome"],
+        )
         for (connector, status), count in sorted(self.snap.deliveries.items()):
             current.add_metric([connector, status], count)
             if status in FINAL:
@@ -72,38 +80,48 @@ class SnapshotCollector(Collector):
         yield done
 
     def _attempts(self) -> Iterator[Metric]:
-        attempts = CounterMetricFamily("gateway_attempts",
-                                       "HTTP attempts by connector and outcome.",
-                                       labels=["connector", "outcome"])
+        attempts = CounterMetricFamily(
+            "gateway_attempts",
+            "HTTP attempts by connector and outcome.",
+            labels=["connector", "outcome"],
+        )
         for (connector, outcome), count in sorted(self.snap.attempts.items()):
             attempts.add_metric([connector, outcome], count)
         yield attempts
-        latency = HistogramMetricFamily("gateway_attempt_duration_seconds",
-                                        "Duration of HTTP attempts.", labels=["connector"])
+        latency = HistogramMetricFamily(
+            "gateway_attempt_duration_seconds", "Duration of HTTP attempts.", labels=["connector"]
+        )
         for connector, hist in sorted(self.snap.latency.items()):
-            buckets = [(repr(bound), count)
-                       for bound, count in zip(LATENCY_BUCKETS_SECONDS, hist.buckets, strict=True)]
+            buckets = [
+                (repr(bound), count)
+                for bound, count in zip(LATENCY_BUCKETS_SECONDS, hist.buckets, strict=True)
+            ]
             buckets.append(("+Inf", hist.count))
             latency.add_metric([connector], buckets, hist.sum_seconds)
         yield latency
 
     def _queue(self) -> Iterator[Metric]:
-        depth = GaugeMetricFamily("gateway_queue_depth", "Deliveries not yet finished, by state.",
-                                  labels=["state"])
+        depth = GaugeMetricFamily(
+            "gateway_queue_depth", "Deliveries not yet finished, by state.", labels=["state"]
+        )
         for state, count in self.snap.queue.items():
             depth.add_metric([state], count)
         yield depth
         yield GaugeMetricFamily(
             "gateway_queue_oldest_due_age_seconds",
             "How long the most overdue deliverable delivery has waited past its due time.",
-            value=self.snap.oldest_due_seconds)
+            value=self.snap.oldest_due_seconds,
+        )
 
     def _intake(self) -> Iterator[Metric]:
-        total = CounterMetricFamily("gateway_events", "Events taken in, by origin.",
-                                    labels=["origin"])
-        rate = GaugeMetricFamily("gateway_intake_events_per_second",
-                                 "Events taken in per second over a recent window.",
-                                 labels=["origin", "window"])
+        total = CounterMetricFamily(
+            "gateway_events", "Events taken in, by origin.", labels=["origin"]
+        )
+        rate = GaugeMetricFamily(
+            "gateway_intake_events_per_second",
+            "Events taken in per second over a recent window.",
+            labels=["origin", "window"],
+        )
         for origin, (count, last_1m, last_5m) in sorted(self.snap.events.items()):
             total.add_metric([origin], count)
             rate.add_metric([origin, "1m"], last_1m / 60)
@@ -112,12 +130,16 @@ class SnapshotCollector(Collector):
         yield rate
 
     def _poller(self) -> Iterator[Metric]:
-        lag = GaugeMetricFamily("gateway_poller_lag_seconds",
-                                "Seconds since the person.run poller last succeeded per tenant.",
-                                labels=["tenant"])
-        failures = GaugeMetricFamily("gateway_poller_consecutive_failures",
-                                     "Failed polls since the last success per tenant.",
-                                     labels=["tenant"])
+        lag = GaugeMetricFamily(
+            "gateway_poller_lag_seconds",
+            "Seconds since the person.run poller last succeeded per tenant.",
+            labels=["tenant"],
+        )
+        failures = GaugeMetricFamily(
+            "gateway_poller_consecutive_failures",
+            "Failed polls since the last success per tenant.",
+            labels=["tenant"],
+        )
         for cursor in self.snap.cursors:
             success = cursor["last_success_at"]
             if success is not None:
@@ -127,17 +149,20 @@ class SnapshotCollector(Collector):
         yield failures
 
     def _replays(self) -> Iterator[Metric]:
-        jobs = GaugeMetricFamily("gateway_replays", "Bulk replay jobs by status.",
-                                 labels=["status"])
-        created = CounterMetricFamily("gateway_replay_deliveries_created",
-                                      "Deliveries created by bulk replays.")
+        jobs = GaugeMetricFamily(
+            "gateway_replays", "Bulk replay jobs by status.", labels=["status"]
+        )
+        created = CounterMetricFamily(
+            "gateway_replay_deliveries_created", "Deliveries created by bulk replays."
+        )
         for status, (count, _, _) in sorted(self.snap.replays.items()):
             jobs.add_metric([status], count)
         created.add_metric([], sum(made for _, _, made in self.snap.replays.values()))
         yield jobs
         yield created
-        destinations = GaugeMetricFamily("gateway_destinations", "Destinations by status.",
-                                         labels=["status"])
+        destinations = GaugeMetricFamily(
+            "gateway_destinations", "Destinations by status.", labels=["status"]
+        )
         for status, count in sorted(self.snap.destinations.items()):
             destinations.add_metric([status], count)
         yield destinations

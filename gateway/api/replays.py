@@ -42,10 +42,16 @@ def _utc(value: datetime) -> datetime:
 
 def replay_out(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": row["id"], "replayId": row["id"], "tenantId": row["tenant_id"],
-        "status": row["status"], "matched": row["matched"], "created": row["created"],
-        "filters": row["filters"], "error": row["error"],
-        "createdAt": iso(row["created_at"]), "updatedAt": iso(row["updated_at"]),
+        "id": row["id"],
+        "replayId": row["id"],
+        "tenantId": row["tenant_id"],
+        "status": row["status"],
+        "matched": row["matched"],
+        "created": row["created"],
+        "filters": row["filters"],
+        "error": row["error"],
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
     }
 
 
@@ -56,18 +62,25 @@ async def _replay_filter(request: Request, principal: Principal, body: ReplayIn)
         destination = await run(store.get_destination, body.destination_id)
         check_tenant(principal, destination["tenant_id"], f"destination {body.destination_id}")
         if tenant_id is not None and destination["tenant_id"] != tenant_id:
-            raise ValidationError("destinationId belongs to another tenant", details=[
-                {"path": "destinationId", "message": "not in tenantId"}])
+            raise ValidationError(
+                "destinationId belongs to another tenant",
+                details=[{"path": "destinationId", "message": "not in tenantId"}],
+            )
         tenant_id = destination["tenant_id"]
     since = _utc(body.since)
     # The upper bound is frozen now, so deliveries created later (the replay's own) never match.
     until = _utc(body.until) if body.until is not None else store.clock()
     if until <= since:
-        raise ValidationError("until must be after since",
-                              details=[{"path": "until", "message": "after since"}])
-    return ReplayFilter(since=since, until=until, tenant_id=tenant_id,
-                        destination_id=body.destination_id,
-                        status=body.status.value if body.status else None)
+        raise ValidationError(
+            "until must be after since", details=[{"path": "until", "message": "after since"}]
+        )
+    return ReplayFilter(
+        since=since,
+        until=until,
+        tenant_id=tenant_id,
+        destination_id=body.destination_id,
+        status=body.status.value if body.status else None,
+    )
 
 
 @endpoint
@@ -77,8 +90,9 @@ async def create_replay(request: Request, principal: Principal) -> Response:
     store = services(request).store
     if body.dry_run:
         matched = await run(store.count_replay_matches, flt)
-        return json_response({"replayId": None, "matched": matched, "dryRun": True,
-                              "filters": flt.to_json()})
+        return json_response(
+            {"replayId": None, "matched": matched, "dryRun": True, "filters": flt.to_json()}
+        )
     row = await run(store.create_replay, flt)
     return json_response(replay_out(row), 202)
 
@@ -101,8 +115,9 @@ async def get_replay(request: Request, principal: Principal) -> Response:
 async def list_replays(request: Request, principal: Principal) -> Response:
     page, size = paging(request)
     tenant_id = scope_tenant(principal, request.query_params.get("tenantId") or None)
-    rows, total = await run(services(request).store.list_replays, tenant_id=tenant_id,
-                            page=page, page_size=size)
+    rows, total = await run(
+        services(request).store.list_replays, tenant_id=tenant_id, page=page, page_size=size
+    )
     return json_response(page_body([replay_out(r) for r in rows], page, size, total))
 
 

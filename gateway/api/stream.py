@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.api.common import authenticate, check_tenant, run, scope_tenant, services
+from gateway.api.common import (
+    authenticate, check_tenant, principal_for_key, run, scope_tenant, services,
+)
 from gateway.errors import GatewayError, ValidationError
 from gateway.models import iso
 from gateway.store import Principal, Store
@@ -67,17 +69,17 @@ def _horizon(request: Request) -> ChangeHorizon:
 
 async def _principal(request: Request) -> Principal:
     """``x-api-key``, or ``apiKey`` in the query (stripped from the scope once read)."""
-    pairs = parse_qsl(request.scope.get("query_string", b"").decode("latin-1"),
-                      keep_blank_values=True)
+    pairs = parse_qsl(
+        request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+    )
     key = next((v for k, v in pairs if k == "apiKey"), None)
     if key is not None:
         request.scope["query_string"] = urlencode(
-            [(k, v) for k, v in pairs if k != "apiKey"]).encode("latin-1")
+            [(k, v) for k, v in pairs if k != "apiKey"]
+        ).encode("latin-1")
     if request.headers.get("x-api-key") or key is None:
         return await authenticate(request)
-    scope = dict(request.scope)
-    scope["headers"] = [*request.scope["headers"], (b"x-api-key", key.encode("latin-1"))]
-    return await authenticate(Request(scope))
+    return await principal_for_key(services(request), key)
 
 
 def _start_seq(request: Request) -> int | None:
@@ -87,18 +89,28 @@ def _start_seq(request: Request) -> int | None:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError("Last-Event-ID must be an integer",
-                              details=[{"path": "Last-Event-ID", "message": "integer"}]) from exc
+        raise ValidationError(
+            "Last-Event-ID must be an integer",
+            details=[{"path": "Last-Event-ID", "message": "integer"}],
+        ) from exc
     return max(0, value)
 
 
 def change_out(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "seq": row["seq"], "deliveryId": row["delivery_id"], "tenantId": row["tenant_id"],
-        "destinationId": row["destination_id"], "status": row["status"],
-        "attemptCount": row["attempt_count"], "at": iso(row["at"]), "eventId": row["event_id"],
-        "eventType": row["event_type"], "connector": row["connector"], "trigger": row["trigger"],
-        "replayOf": row["replay_of"], "isTest": bool(row["is_test"]),
+        "seq": row["seq"],
+        "deliveryId": row["delivery_id"],
+        "tenantId": row["tenant_id"],
+        "destinationId": row["destination_id"],
+        "status": row["status"],
+        "attemptCount": row["attempt_count"],
+        "at": iso(row["at"]),
+        "eventId": row["event_id"],
+        "eventType": row["event_type"],
+        "connector": row["connector"],
+        "trigger": row["trigger"],
+        "replayOf": row["replay_of"],
+        "isTest": bool(row["is_test"]),
     }
 
 
@@ -126,8 +138,17 @@ async def stream(request: Request) -> Response:
         quiet_since = time.monotonic()
         while not stopping.is_set():
             upto = await horizon.get()
-            rows = await run(svc.store.changes_after, last, upto=upto, tenant_id=tenant_id,
-                             destination_id=destination_id) if upto > last else []
+            rows = (
+                await run(
+                    svc.store.changes_after,
+                    last,
+                    upto=upto,
+                    tenant_id=tenant_id,
+                    destination_id=destination_id,
+                )
+                if upto > last
+                else []
+            )
             full = len(rows) >= CHANGE_FEED_LIMIT
             if upto > last:
                 # A short page means every change up to the horizon was seen (others' included).
@@ -143,9 +164,15 @@ async def stream(request: Request) -> Response:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=POLL_SECONDS)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={
-        "cache-control": "no-store", "x-accel-buffering": "no", "connection": "keep-alive",
-    })
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={
+            "cache-control": "no-store",
+            "x-accel-buffering": "no",
+            "connection": "keep-alive",
+        },
+    )
 
 
 routes = [Route("/integrations/stream", stream, methods=["GET"])]

@@ -238,11 +238,14 @@ class Worker:
             self.stats.succeeded += 1
         elif status is DeliveryStatus.FAILED:
             self.stats.failed += 1
+        verdict = outcome.verdict
+        if verdict is Verdict.RETRY and status is DeliveryStatus.FAILED:
+            verdict = Verdict.FAIL  # retries exhausted: this attempt was the last
         return AttemptRecord(
             delivery_id=item.id, tenant_id=item.tenant_id, destination_id=item.destination_id,
             number=number, started_at=started, duration_ms=round(duration_ms, 3),
             request_url=request_url, request_headers=request_headers,
-            outcome=outcome.verdict.value, status=status, next_attempt_at=decision.next_attempt_at,
+            outcome=verdict.value, status=status, next_attempt_at=decision.next_attempt_at,
             status_code=response.status_code if response else None,
             response_headers=dict(response.headers) if response else None,
             response_body=response.body.decode("utf-8", "replace") if response else None,

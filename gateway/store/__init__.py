@@ -7,8 +7,8 @@ path), ops (cursors, ticks, heartbeats, replays, sources).
 
 from __future__ import annotations
 
-from gateway.settings import Settings
 from gateway.secretbox import SecretBox
+from gateway.settings import Settings
 from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
 from gateway.store.engine import make_engine, migrate

@@ -202,7 +202,7 @@ class ClaimVerbs(StoreBase):
                         _dst.c.id.in_(failing), _dst.c.status == DestinationStatus.ACTIVE.value,
                         _dst.c.failing_since <= now - auto_disable_after)
                     .values(status=DestinationStatus.DISABLED.value, disabled_at=now,
-                            disabled_reason=f"every attempt failed for {auto_disable_after}",
+                            disabled_reason=f"every attempt failed for {_span(auto_disable_after)}",
                             version=_dst.c.version + 1, updated_at=now))
         for r in records:
             if r.disable_reason is None:
@@ -228,3 +228,13 @@ def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
         "response_body": r.response_body, "error_class": r.error_class, "error": r.error,
         "outcome": r.outcome,
     }
+
+
+def _span(value: timedelta) -> str:
+    """``5 days``, ``6 hours``, ``90 seconds``: for a destination's disabledReason."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

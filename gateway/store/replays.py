@@ -55,24 +55,36 @@ class ReplayFilter:
     status: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"tenantId": self.tenant_id, "destinationId": self.destination_id,
-                "status": self.status, "since": self.since.isoformat(),
-                "until": self.until.isoformat()}
+        return {
+            "tenantId": self.tenant_id,
+            "destinationId": self.destination_id,
+            "status": self.status,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ReplayFilter:
-        return cls(since=datetime.fromisoformat(raw["since"]),
-                   until=datetime.fromisoformat(raw["until"]), tenant_id=raw.get("tenantId"),
-                   destination_id=raw.get("destinationId"), status=raw.get("status"))
+        return cls(
+            since=datetime.fromisoformat(raw["since"]),
+            until=datetime.fromisoformat(raw["until"]),
+            tenant_id=raw.get("tenantId"),
+            destination_id=raw.get("destinationId"),
+            status=raw.get("status"),
+        )
 
     def conditions(self) -> list[ColumnElement[bool]]:
         cond: list[ColumnElement[bool]] = [
-            _dlv.c.created_at >= self.since, _dlv.c.created_at < self.until,
-            _dlv.c.is_test.is_(False), _dst.c.deleted_at.is_(None),
+            _dlv.c.created_at >= self.since,
+            _dlv.c.created_at < self.until,
+            _dlv.c.is_test.is_(False),
+            _dst.c.deleted_at.is_(None),
         ]
-        for column, value in ((_dlv.c.tenant_id, self.tenant_id),
-                              (_dlv.c.destination_id, self.destination_id),
-                              (_dlv.c.status, self.status)):
+        for column, value in (
+            (_dlv.c.tenant_id, self.tenant_id),
+            (_dlv.c.destination_id, self.destination_id),
+            (_dlv.c.status, self.status),
+        ):
             if value is not None:
                 cond.append(column == value)
         return cond
@@ -86,18 +98,31 @@ class ReplayVerbs(StoreBase):
     def count_replay_matches(self, flt: ReplayFilter) -> int:
         """What a replay with this filter would re-send now (``dryRun``)."""
         with self.read() as conn:
-            return int(conn.execute(
-                select(func.count()).select_from(_joined()).where(*flt.conditions())).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(_joined()).where(*flt.conditions())
+                ).scalar_one()
+            )
 
     def create_replay(self, flt: ReplayFilter) -> dict[str, Any]:
         """Store a pending job with its ``matched`` count; the replay runner does the rest."""
         now = self.clock()
-        row = {"id": ids.new_id(ids.REPLAY), "tenant_id": flt.tenant_id,
-               "filters": flt.to_json(), "status": ReplayStatus.PENDING.value, "created": 0,
-               "cursor": None, "created_at": now, "updated_at": now}
+        row = {
+            "id": ids.new_id(ids.REPLAY),
+            "tenant_id": flt.tenant_id,
+            "filters": flt.to_json(),
+            "status": ReplayStatus.PENDING.value,
+            "created": 0,
+            "cursor": None,
+            "created_at": now,
+            "updated_at": now,
+        }
         with self.tx() as conn:
-            row["matched"] = int(conn.execute(
-                select(func.count()).select_from(_joined()).where(*flt.conditions())).scalar_one())
+            row["matched"] = int(
+                conn.execute(
+                    select(func.count()).select_from(_joined()).where(*flt.conditions())
+                ).scalar_one()
+            )
             conn.execute(insert(_rpl).values(**row))
         return self.get_replay(str(row["id"]))
 
@@ -116,28 +141,41 @@ class ReplayVerbs(StoreBase):
         offset, limit = page_bounds(page, page_size)
         with self.read() as conn:
             total = conn.execute(select(func.count()).select_from(_rpl).where(*cond)).scalar_one()
-            rows = conn.execute(select(_rpl).where(*cond).order_by(_rpl.c.id.desc())
-                                .offset(offset).limit(limit)).all()
+            rows = conn.execute(
+                select(_rpl).where(*cond).order_by(_rpl.c.id.desc()).offset(offset).limit(limit)
+            ).all()
         return [row_dict(r) for r in rows], int(total)
 
     def active_replays(self, limit: int = 50) -> list[str]:
         """Pending and running job ids, oldest first (the runner's queue)."""
         with self.read() as conn:
-            return list(conn.execute(
-                select(_rpl.c.id).where(_rpl.c.status.in_(ACTIVE))
-                .order_by(_rpl.c.created_at, _rpl.c.id).limit(limit)).scalars())
+            return list(
+                conn.execute(
+                    select(_rpl.c.id)
+                    .where(_rpl.c.status.in_(ACTIVE))
+                    .order_by(_rpl.c.created_at, _rpl.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
 
     def cancel_replay(self, replay_id: str) -> dict[str, Any]:
         with self.tx() as conn:
-            conn.execute(update(_rpl).where(_rpl.c.id == replay_id, _rpl.c.status.in_(ACTIVE))
-                         .values(status=ReplayStatus.CANCELLED.value, updated_at=self.clock()))
+            conn.execute(
+                update(_rpl)
+                .where(_rpl.c.id == replay_id, _rpl.c.status.in_(ACTIVE))
+                .values(status=ReplayStatus.CANCELLED.value, updated_at=self.clock())
+            )
         return self.get_replay(replay_id)
 
     def fail_replay(self, replay_id: str, error: str) -> None:
         with self.tx() as conn:
-            conn.execute(update(_rpl).where(_rpl.c.id == replay_id, _rpl.c.status.in_(ACTIVE))
-                         .values(status=ReplayStatus.FAILED.value, error=error[:2000],
-                                 updated_at=self.clock()))
+            conn.execute(
+                update(_rpl)
+                .where(_rpl.c.id == replay_id, _rpl.c.status.in_(ACTIVE))
+                .values(
+                    status=ReplayStatus.FAILED.value, error=error[:2000], updated_at=self.clock()
+                )
+            )
 
     def run_replay_chunk(self, replay_id: str, limit: int = REPLAY_CHUNK) -> int:
         """Replay the next ``limit`` originals after the cursor; returns how many were created.
@@ -154,29 +192,51 @@ class ReplayVerbs(StoreBase):
                 return 0
             flt = ReplayFilter.from_json(job.filters)
             query = (
-                select(_dlv.c.id, _dlv.c.tenant_id, _dlv.c.event_id, _dlv.c.event_type,
-                       _dlv.c.destination_id, _dst.c.connector)
+                select(
+                    _dlv.c.id,
+                    _dlv.c.tenant_id,
+                    _dlv.c.event_id,
+                    _dlv.c.event_type,
+                    _dlv.c.destination_id,
+                    _dst.c.connector,
+                )
                 .select_from(_joined())
-                .where(*flt.conditions(),
-                       or_(_dlv.c.replay_id.is_(None), _dlv.c.replay_id != replay_id))
-                .order_by(_dlv.c.id).limit(limit))
+                .where(
+                    *flt.conditions(),
+                    or_(_dlv.c.replay_id.is_(None), _dlv.c.replay_id != replay_id),
+                )
+                .order_by(_dlv.c.id)
+                .limit(limit)
+            )
             if job.cursor is not None:
                 query = query.where(_dlv.c.id > job.cursor)
             originals = conn.execute(query).all()
-            rows = [delivery_values(
-                event_id=o.event_id, tenant_id=o.tenant_id, event_type=o.event_type,
-                destination={"id": o.destination_id, "connector": o.connector}, now=now,
-                trigger=DeliveryTrigger.BULK_REPLAY, replay_of=o.id, replay_id=replay_id,
-            ) for o in originals]
+            rows = [
+                delivery_values(
+                    event_id=o.event_id,
+                    tenant_id=o.tenant_id,
+                    event_type=o.event_type,
+                    destination={"id": o.destination_id, "connector": o.connector},
+                    now=now,
+                    trigger=DeliveryTrigger.BULK_REPLAY,
+                    replay_of=o.id,
+                    replay_id=replay_id,
+                )
+                for o in originals
+            ]
             insert_deliveries(conn, rows, now)
             done = len(originals) < limit
-            guard = (_rpl.c.cursor.is_(None) if job.cursor is None
-                     else _rpl.c.cursor == job.cursor)
-            advanced = conn.execute(update(_rpl).where(_rpl.c.id == replay_id, guard).values(
-                cursor=originals[-1].id if originals else job.cursor,
-                created=_rpl.c.created + len(rows), updated_at=now,
-                status=ReplayStatus.COMPLETED.value if done else ReplayStatus.RUNNING.value,
-            )).rowcount
+            guard = _rpl.c.cursor.is_(None) if job.cursor is None else _rpl.c.cursor == job.cursor
+            advanced = conn.execute(
+                update(_rpl)
+                .where(_rpl.c.id == replay_id, guard)
+                .values(
+                    cursor=originals[-1].id if originals else job.cursor,
+                    created=_rpl.c.created + len(rows),
+                    updated_at=now,
+                    status=ReplayStatus.COMPLETED.value if done else ReplayStatus.RUNNING.value,
+                )
+            ).rowcount
             if advanced != 1:
                 raise ConflictError(f"replay {replay_id} advanced concurrently")
         return len(rows)

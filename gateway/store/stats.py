@@ -35,7 +35,21 @@ _chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
 _rpl = ReplayRow.__table__  # type: ignore[attr-defined]
 
 # Attempt latency histogram bounds, in seconds (Prometheus ``le`` labels).
-LATENCY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS_SECONDS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 CHANGE_FEED_LIMIT = 500
 
 
@@ -79,34 +93,65 @@ class StatsVerbs(StoreBase):
     def metrics_snapshot(self) -> MetricsSnapshot:
         now = self.clock()
         with self.read() as conn:
-            deliveries = {(r[0], r[1]): int(r[2]) for r in conn.execute(
-                select(_dlv.c.connector, _dlv.c.status, func.count())
-                .group_by(_dlv.c.connector, _dlv.c.status)).all()}
+            deliveries = {
+                (r[0], r[1]): int(r[2])
+                for r in conn.execute(
+                    select(_dlv.c.connector, _dlv.c.status, func.count()).group_by(
+                        _dlv.c.connector, _dlv.c.status
+                    )
+                ).all()
+            }
             queue, oldest = self._queue(conn, now)
             attempts, latency = self._attempts(conn)
-            events = {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(
-                select(_evt.c.origin, func.count(),
-                       _count_if(_evt.c.created_at >= now - timedelta(minutes=1)),
-                       _count_if(_evt.c.created_at >= now - timedelta(minutes=5)))
-                .group_by(_evt.c.origin)).all()}
+            events = {
+                r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0))
+                for r in conn.execute(
+                    select(
+                        _evt.c.origin,
+                        func.count(),
+                        _count_if(_evt.c.created_at >= now - timedelta(minutes=1)),
+                        _count_if(_evt.c.created_at >= now - timedelta(minutes=5)),
+                    ).group_by(_evt.c.origin)
+                ).all()
+            }
             cursors = [row_dict(r) for r in conn.execute(select(_cur)).all()]
-            replays = {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(
-                select(_rpl.c.status, func.count(), func.sum(_rpl.c.matched),
-                       func.sum(_rpl.c.created)).group_by(_rpl.c.status)).all()}
-            destinations = {r[0]: int(r[1]) for r in conn.execute(
-                select(_dst.c.status, func.count()).where(_dst.c.deleted_at.is_(None))
-                .group_by(_dst.c.status)).all()}
-        return MetricsSnapshot(deliveries, queue, oldest, attempts, latency, events, cursors,
-                               replays, destinations)
+            replays = {
+                r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0))
+                for r in conn.execute(
+                    select(
+                        _rpl.c.status,
+                        func.count(),
+                        func.sum(_rpl.c.matched),
+                        func.sum(_rpl.c.created),
+                    ).group_by(_rpl.c.status)
+                ).all()
+            }
+            destinations = {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    select(_dst.c.status, func.count())
+                    .where(_dst.c.deleted_at.is_(None))
+                    .group_by(_dst.c.status)
+                ).all()
+            }
+        return MetricsSnapshot(
+            deliveries, queue, oldest, attempts, latency, events, cursors, replays, destinations
+        )
 
     def _queue(self, conn: Any, now: datetime) -> tuple[dict[str, int], float]:
-        due = _dlv.c.next_attempt_at <= now
+        is_due = case((_dlv.c.next_attempt_at <= now, 1), else_=0).label("is_due")
         rows = conn.execute(
-            select(_dlv.c.status, _dst.c.status, case((due, 1), else_=0), func.count(),
-                   func.min(_dlv.c.next_attempt_at))
+            select(
+                _dlv.c.status,
+                _dst.c.status.label("dst_status"),
+                is_due,
+                func.count(),
+                func.min(_dlv.c.next_attempt_at),
+            )
             .select_from(_dlv.join(_dst, _dst.c.id == _dlv.c.destination_id))
             .where(_dlv.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value]))
-            .group_by(_dlv.c.status, _dst.c.status, case((due, 1), else_=0))).all()
+            .group_by(_dlv.c.status, _dst.c.status, is_due)
+        ).all()
         queue = {"due": 0, "scheduled": 0, "held": 0, "sending": 0}
         oldest = 0.0
         for status, dst_status, is_due, count, first in rows:
@@ -127,9 +172,14 @@ class StatsVerbs(StoreBase):
         """Attempts by connector and outcome, and their latency histogram, bucketed in SQL."""
         bounds = [_count_if(_att.c.duration_ms <= b * 1000) for b in LATENCY_BUCKETS_SECONDS]
         rows = conn.execute(
-            select(_att.c.destination_id, _att.c.outcome, func.count(),
-                   func.sum(_att.c.duration_ms), *bounds)
-            .group_by(_att.c.destination_id, _att.c.outcome)).all()
+            select(
+                _att.c.destination_id,
+                _att.c.outcome,
+                func.count(),
+                func.sum(_att.c.duration_ms),
+                *bounds,
+            ).group_by(_att.c.destination_id, _att.c.outcome)
+        ).all()
         connectors = dict(conn.execute(select(_dst.c.id, _dst.c.connector)).all())
         attempts: dict[tuple[str, str], int] = {}
         latency: dict[str, LatencyHistogram] = {}
@@ -156,14 +206,31 @@ class StatsVerbs(StoreBase):
         index = ((_epoch(self.dialect, _att.c.started_at) - start) // bucket_seconds).label("b")
         with self.read() as conn:
             rows = conn.execute(
-                select(index, func.count(), _count_if(_att.c.outcome == "success"),
-                       func.avg(_att.c.duration_ms), func.max(_att.c.duration_ms))
-                .where(_att.c.destination_id == destination_id, _att.c.started_at >= since,
-                       _att.c.started_at < until)
-                .group_by(index).order_by(index)).all()
-        return [{"bucket": int(r[0]), "attempts": int(r[1]), "succeeded": int(r[2] or 0),
-                 "latency_ms_avg": float(r[3] or 0), "latency_ms_max": float(r[4] or 0)}
-                for r in rows]
+                select(
+                    index,
+                    func.count(),
+                    _count_if(_att.c.outcome == "success"),
+                    func.avg(_att.c.duration_ms),
+                    func.max(_att.c.duration_ms),
+                )
+                .where(
+                    _att.c.destination_id == destination_id,
+                    _att.c.started_at >= since,
+                    _att.c.started_at < until,
+                )
+                .group_by(index)
+                .order_by(index)
+            ).all()
+        return [
+            {
+                "bucket": int(r[0]),
+                "attempts": int(r[1]),
+                "succeeded": int(r[2] or 0),
+                "latency_ms_avg": float(r[3] or 0),
+                "latency_ms_max": float(r[4] or 0),
+            }
+            for r in rows
+        ]
 
     def destination_summaries(
         self, destination_ids: list[str], *, since: datetime
@@ -172,27 +239,56 @@ class StatsVerbs(StoreBase):
         if not destination_ids:
             return {}
         out: dict[str, dict[str, Any]] = {
-            d: {"attempts": 0, "succeeded": 0, "latency_ms_avg": None, "last_attempt_at": None,
-                "last_error": None, "last_error_at": None, "last_status_code": None}
-            for d in destination_ids}
+            d: {
+                "attempts": 0,
+                "succeeded": 0,
+                "latency_ms_avg": None,
+                "last_attempt_at": None,
+                "last_error": None,
+                "last_error_at": None,
+                "last_status_code": None,
+            }
+            for d in destination_ids
+        }
         in_window = (_att.c.destination_id.in_(destination_ids), _att.c.started_at >= since)
-        ranked = select(
-            _att.c.destination_id, _att.c.error, _att.c.status_code, _att.c.started_at,
-            func.row_number().over(partition_by=_att.c.destination_id,
-                                   order_by=(_att.c.started_at.desc(), _att.c.id.desc()))
-            .label("rank"),
-        ).where(_att.c.destination_id.in_(destination_ids), _att.c.outcome != "success").subquery()
+        ranked = (
+            select(
+                _att.c.destination_id,
+                _att.c.error,
+                _att.c.status_code,
+                _att.c.started_at,
+                func.row_number()
+                .over(
+                    partition_by=_att.c.destination_id,
+                    order_by=(_att.c.started_at.desc(), _att.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(_att.c.destination_id.in_(destination_ids), _att.c.outcome != "success")
+            .subquery()
+        )
         with self.read() as conn:
             for r in conn.execute(
-                select(_att.c.destination_id, func.count(), _count_if(_att.c.outcome == "success"),
-                       func.avg(_att.c.duration_ms), func.max(_att.c.started_at))
-                .where(*in_window).group_by(_att.c.destination_id)).all():
-                out[r[0]].update(attempts=int(r[1]), succeeded=int(r[2] or 0),
-                                 latency_ms_avg=float(r[3]) if r[3] is not None else None,
-                                 last_attempt_at=r[4])
+                select(
+                    _att.c.destination_id,
+                    func.count(),
+                    _count_if(_att.c.outcome == "success"),
+                    func.avg(_att.c.duration_ms),
+                    func.max(_att.c.started_at),
+                )
+                .where(*in_window)
+                .group_by(_att.c.destination_id)
+            ).all():
+                out[r[0]].update(
+                    attempts=int(r[1]),
+                    succeeded=int(r[2] or 0),
+                    latency_ms_avg=float(r[3]) if r[3] is not None else None,
+                    last_attempt_at=r[4],
+                )
             for r in conn.execute(select(ranked).where(ranked.c.rank == 1)).all():
-                out[r.destination_id].update(last_error=r.error, last_error_at=r.started_at,
-                                             last_status_code=r.status_code)
+                out[r.destination_id].update(
+                    last_error=r.error, last_error_at=r.started_at, last_status_code=r.status_code
+                )
         return out
 
     # -- the change feed (SSE) ---------------------------------------------------------------
@@ -212,17 +308,36 @@ class StatsVerbs(StoreBase):
             return int(conn.execute(select(func.coalesce(func.max(_chg.c.seq), 0))).scalar_one())
 
     def changes_after(
-        self, seq: int, *, upto: int, tenant_id: str | None, destination_id: str | None = None,
+        self,
+        seq: int,
+        *,
+        upto: int,
+        tenant_id: str | None,
+        destination_id: str | None = None,
         limit: int = CHANGE_FEED_LIMIT,
     ) -> list[dict[str, Any]]:
         """Delivery status changes with ``seq`` in ``(seq, upto]``, in order."""
         query = (
-            select(_chg.c.seq, _chg.c.delivery_id, _chg.c.tenant_id, _chg.c.destination_id,
-                   _chg.c.status, _chg.c.attempt_count, _chg.c.at, _dlv.c.event_id,
-                   _dlv.c.event_type, _dlv.c.connector, _dlv.c.trigger, _dlv.c.replay_of,
-                   _dlv.c.is_test)
+            select(
+                _chg.c.seq,
+                _chg.c.delivery_id,
+                _chg.c.tenant_id,
+                _chg.c.destination_id,
+                _chg.c.status,
+                _chg.c.attempt_count,
+                _chg.c.at,
+                _dlv.c.event_id,
+                _dlv.c.event_type,
+                _dlv.c.connector,
+                _dlv.c.trigger,
+                _dlv.c.replay_of,
+                _dlv.c.is_test,
+            )
             .select_from(_chg.join(_dlv, _dlv.c.id == _chg.c.delivery_id))
-            .where(_chg.c.seq > seq, _chg.c.seq <= upto).order_by(_chg.c.seq).limit(limit))
+            .where(_chg.c.seq > seq, _chg.c.seq <= upto)
+            .order_by(_chg.c.seq)
+            .limit(limit)
+        )
         if tenant_id is not None:
             query = query.where(_chg.c.tenant_id == tenant_id)
         if destination_id is not None:

@@ -135,7 +135,10 @@ class DeliveryRow(SQLModel, table=True):
 
 class AttemptRow(SQLModel, table=True):
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_delivery", "delivery_id", "number"),)
+    __table_args__ = (
+        Index("ix_attempts_delivery", "delivery_id", "number"),
+        Index("ix_attempts_destination_started", "destination_id", "started_at"),
+    )
     id: str = Field(primary_key=True)
     delivery_id: str
     destination_id: str
@@ -177,10 +180,11 @@ class SourceRow(SQLModel, table=True):
 
 class ReplayRow(SQLModel, table=True):
     __tablename__ = "replays"
+    __table_args__ = (Index("ix_replays_status_created", "status", "created_at"),)
     id: str = Field(primary_key=True)
     tenant_id: str | None = None
     filters: dict[str, Any] = _json(nullable=False)
-    status: str = "pending"  # pending | running | completed | failed
+    status: str = "pending"  # pending | running | completed | failed | cancelled
     matched: int = 0
     created: int = 0
     cursor: str | None = None  # last original delivery id replayed (ids sort by time)

@@ -19,8 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_attempts_destination_started", "attempts",
-                    ["destination_id", "started_at"], unique=False)
+    op.create_index(
+        "ix_attempts_destination_started",
+        "attempts",
+        ["destination_id", "started_at"],
+        unique=False,
+    )
     op.create_index("ix_replays_status_created", "replays", ["status", "created_at"], unique=False)
 
 

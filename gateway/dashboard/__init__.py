@@ -1,0 +1,1 @@
+"""The dashboard's page and static assets (served by ``gateway/api/dashboard.py``)."""
