@@ -22,7 +22,9 @@ class RenderedRequest:
 
     url: str
     body: bytes
-    headers: dict[str, str] = field(default_factory=dict)  # connector headers (auth, Typeform-Signature)
+    headers: dict[str, str] = field(
+        default_factory=dict
+    )  # connector headers (auth, Typeform-Signature)
     method: str = "POST"
     content_type: str = "application/json"
 
@@ -52,7 +54,9 @@ class Outcome:
     error_class: ErrorClass | None = None  # None on success
     max_attempts: int | None = None  # caps this delivery's attempts (e.g. n8n /webhook-test/ URLs)
     disable_when_exhausted: bool = False  # when retries run out, disable the destination too
-    remove_subscription: bool = False  # DISABLE of a platform subscription deletes it (Zapier/Make 410)
+    remove_subscription: bool = (
+        False  # DISABLE of a platform subscription deletes it (Zapier/Make 410)
+    )
 
 
 class Connector(Protocol):
@@ -63,7 +67,7 @@ class Connector(Protocol):
     default_rate_limit_per_second: float | None  # platform rate cap; None = unlimited
 
     def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
-        """Map the event to the exact request; raise ``ValueError`` when the mapping cannot apply."""
+        """Map the event to the exact request; ``ValueError`` when the mapping cannot apply."""
         ...
 
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
@@ -89,7 +93,9 @@ def classify_standard(response: ResponseInfo) -> Outcome:
         return Outcome(Verdict.SUCCESS)
     if code == 410:
         return Outcome(
-            Verdict.DISABLE, "destination answered 410 Gone", ErrorClass.HTTP_STATUS,
+            Verdict.DISABLE,
+            "destination answered 410 Gone",
+            ErrorClass.HTTP_STATUS,
         )
     return Outcome(Verdict.RETRY, f"HTTP {code}", ErrorClass.HTTP_STATUS)
 

@@ -18,7 +18,10 @@ from starlette.routing import BaseRoute
 from gateway import ids
 from gateway.api import all_routes
 from gateway.api.common import (
-    Services, gateway_error_handler, http_error_handler, unhandled_error_handler,
+    Services,
+    gateway_error_handler,
+    http_error_handler,
+    unhandled_error_handler,
 )
 from gateway.delivery.client import AiohttpDeliveryClient, DeliveryClient
 from gateway.delivery.worker import Worker
@@ -38,8 +41,14 @@ class Runtime:
     """The background parts of one process: worker and scheduler, started and stopped together."""
 
     def __init__(
-        self, settings: Settings, store: Store, *, delivery_client: DeliveryClient | None = None,
-        run_worker: bool = True, run_scheduler: bool = True, role: str = "serve",
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        delivery_client: DeliveryClient | None = None,
+        run_worker: bool = True,
+        run_scheduler: bool = True,
+        role: str = "serve",
     ) -> None:
         self.settings = settings
         self.store = store
@@ -79,17 +88,30 @@ class Runtime:
 
 
 def create_app(
-    settings: Settings, *, delivery_client: DeliveryClient | None = None,
-    run_worker: bool = True, run_scheduler: bool = True, store: Store | None = None,
+    settings: Settings,
+    *,
+    delivery_client: DeliveryClient | None = None,
+    run_worker: bool = True,
+    run_scheduler: bool = True,
+    store: Store | None = None,
     extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         the_store = store if store is not None else await asyncio.to_thread(open_store, settings)
-        runtime = Runtime(settings, the_store, delivery_client=delivery_client,
-                          run_worker=run_worker, run_scheduler=run_scheduler)
-        svc = Services(settings=settings, store=the_store, wake_worker=runtime.wake_worker,
-                       scheduler_running=lambda: bool(runtime.scheduler and runtime.scheduler.running))
+        runtime = Runtime(
+            settings,
+            the_store,
+            delivery_client=delivery_client,
+            run_worker=run_worker,
+            run_scheduler=run_scheduler,
+        )
+        svc = Services(
+            settings=settings,
+            store=the_store,
+            wake_worker=runtime.wake_worker,
+            scheduler_running=lambda: bool(runtime.scheduler and runtime.scheduler.running),
+        )
         svc.extras["runtime"] = runtime
         app.state.services = svc
         await runtime.start()
@@ -98,8 +120,13 @@ def create_app(
         finally:
             await runtime.close()
 
-    app = Starlette(routes=[*all_routes(), *(extra_routes or [])], lifespan=lifespan,
-                    exception_handlers={GatewayError: gateway_error_handler,
-                                        HTTPException: http_error_handler,
-                                        Exception: unhandled_error_handler})
+    app = Starlette(
+        routes=[*all_routes(), *(extra_routes or [])],
+        lifespan=lifespan,
+        exception_handlers={
+            GatewayError: gateway_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unhandled_error_handler,
+        },
+    )
     return app

@@ -25,10 +25,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     app = create_app(settings)
-    print(f"person-gateway serving on http://{args.host}:{args.port} "
-          f"(database {settings.database_url}); dashboard at /dashboard", flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            timeout_graceful_shutdown=10)
+    print(
+        f"person-gateway serving on http://{args.host}:{args.port} "
+        f"(database {settings.database_url}); dashboard at /dashboard",
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10
+    )
     _run_server(config)
     return 0
 
@@ -61,8 +65,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runtime.stop.set)
         await runtime.start()
-        print(f"person-gateway worker {runtime.owner} running (database {settings.database_url})",
-              flush=True)
+        print(
+            f"person-gateway worker {runtime.owner} running (database {settings.database_url})",
+            flush=True,
+        )
         await runtime.stop.wait()
         await runtime.close()
 
@@ -74,10 +80,13 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     from gateway.store import open_store
 
     store = open_store(_settings())
-    key_id, key = store.create_api_key(tenant_id=args.tenant, name=args.name or "",
-                                       is_admin=args.admin)
-    print(f"keyId:  {key_id}\ntenant: {args.tenant}\nadmin:  {str(args.admin).lower()}\n"
-          f"key:    {key}\n(the key is shown once; it is stored hashed)")
+    key_id, key = store.create_api_key(
+        tenant_id=args.tenant, name=args.name or "", is_admin=args.admin
+    )
+    print(
+        f"keyId:  {key_id}\ntenant: {args.tenant}\nadmin:  {str(args.admin).lower()}\n"
+        f"key:    {key}\n(the key is shown once; it is stored hashed)"
+    )
     return 0
 
 
@@ -140,16 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8090)
     p.set_defaults(func=cmd_simulate)
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     p = keys.add_parser("create", help="print a new API key (shown once)")
     p.add_argument("--tenant", required=True)
     p.add_argument("--name", default="")
     p.add_argument("--admin", action="store_true")
     p.set_defaults(func=cmd_keys_create)
 
-    p = sub.add_parser("verify", help="check a delivery's Standard Webhooks signature (body on stdin)")
-    p.add_argument("--secret", required=True, action="append",
-                   help="whsec_… (v1) or whpk_… (v1a); repeat for several")
+    p = sub.add_parser(
+        "verify", help="check a delivery's Standard Webhooks signature (body on stdin)"
+    )
+    p.add_argument(
+        "--secret",
+        required=True,
+        action="append",
+        help="whsec_… (v1) or whpk_… (v1a); repeat for several",
+    )
     p.add_argument("--header", action="append", help="'webhook-id: …' (repeat)")
     p.add_argument("--tolerance", type=int, default=300, help="timestamp tolerance, seconds")
     p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
@@ -159,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "demo" and not args.verbose:

@@ -1,17 +1,17 @@
 """The gateway's exception tree. Every error the gateway raises on purpose is one of these::
 
-    GatewayError                      root; ``code`` is the stable API error code
-    ├── AuthError                     401 missing or unknown x-api-key
-    ├── ForbiddenError                403 the key may not do this (tenant key on an admin route)
-    ├── NotFoundError                 404 no such id, or not the caller's tenant
-    ├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
-    ├── ValidationError               422 bad input; ``details`` name the failing paths
-    ├── StoreError                    a database failure translated at the store seam
-    ├── DeliveryError                 one HTTP attempt failed before a response; ``error_class`` says how
-    │   └── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
-    ├── SignatureError                an inbound or consumer-side signature did not verify
-    └── UpstreamError                 person.run answered badly or not at all
-        └── UpstreamThrottled         429; ``retry_after`` seconds
+GatewayError                      root; ``code`` is the stable API error code
+├── AuthError                     401 missing or unknown x-api-key
+├── ForbiddenError                403 the key may not do this (tenant key on an admin route)
+├── NotFoundError                 404 no such id, or not the caller's tenant
+├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
+├── ValidationError               422 bad input; ``details`` name the failing paths
+├── StoreError                    a database failure translated at the store seam
+├── DeliveryError                 an attempt failed before any response; ``error_class`` says how
+│   └── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
+├── SignatureError                an inbound or consumer-side signature did not verify
+└── UpstreamError                 person.run answered badly or not at all
+    └── UpstreamThrottled         429; ``retry_after`` seconds
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Prefixed, time-sortable ids: ``evt_``, ``dst_``, ``dlv_``, ``att_``, ``src_``, ``key_``, ``rpl_``.
+"""Prefixed, time-sortable ids: ``evt_ dst_ dlv_ att_ src_ key_ rpl_``.
 
 The body is a 26-character Crockford base32 ULID (48 bits of milliseconds, 80 random bits), so ids
 sort by creation time as plain strings in both SQLite and PostgreSQL. Derived ids (an event id made

@@ -14,7 +14,9 @@ from typing import Any
 
 class EventType(StrEnum):
     TASK_COMPLETED = "task.completed"  # a person.run task finished (polled or pushed)
-    SURVEY_RESPONSE_COMPLETED = "survey.response.completed"  # an ingested Typeform/Qualtrics response
+    SURVEY_RESPONSE_COMPLETED = (
+        "survey.response.completed"  # an ingested Typeform/Qualtrics response
+    )
 
 
 class ConnectorName(StrEnum):
@@ -63,7 +65,9 @@ class ErrorClass(StrEnum):
     HTTP_STATUS = "http_status"  # a response arrived with a non-2xx status
     SCHEMA_MISMATCH = "schema_mismatch"  # the rendered body broke the destination's outputSchema
     BLOCKED = "blocked"  # the URL resolves to a refused network (SSRF guard)
-    PAYLOAD_TOO_LARGE = "payload_too_large"  # the body exceeds the connector's cap even after trimming
+    PAYLOAD_TOO_LARGE = (
+        "payload_too_large"  # the body exceeds the connector's cap even after trimming
+    )
     RENDER = "render"  # the connector could not map this event (bad mapping options)
     PROTOCOL = "protocol"  # malformed HTTP response
     INTERNAL = "internal"  # a bug; the worker's top loop caught it
@@ -121,4 +125,8 @@ class DestinationView:
 def iso(value: datetime) -> str:
     """UTC ISO 8601 with a ``Z`` (the form person.run and Standard Webhooks use)."""
     text = value.isoformat(timespec="milliseconds") if value.microsecond else value.isoformat()
-    return text.replace("+00:00", "Z") if text.endswith("+00:00") else text + ("" if value.tzinfo else "Z")
+    return (
+        text.replace("+00:00", "Z")
+        if text.endswith("+00:00")
+        else text + ("" if value.tzinfo else "Z")
+    )

@@ -43,8 +43,10 @@ SOURCE_KINDS: tuple[str, ...] = (ConnectorName.TYPEFORM.value, ConnectorName.QUA
 def get_inbound(kind: str) -> InboundConnector:
     """The inbound side of a survey connector (``typeform``, ``qualtrics``)."""
     if kind not in SOURCE_KINDS:
-        raise ValidationError(f"unknown source kind {kind!r}",
-                              details=[{"path": "kind", "message": f"one of {list(SOURCE_KINDS)}"}])
+        raise ValidationError(
+            f"unknown source kind {kind!r}",
+            details=[{"path": "kind", "message": f"one of {list(SOURCE_KINDS)}"}],
+        )
     module = importlib.import_module(f"connectors.{kind}.inbound")
     inbound: InboundConnector = module.INBOUND
     return inbound

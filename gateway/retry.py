@@ -1,7 +1,7 @@
 """The retry decision as a pure function of (attempt, outcome, retry_after, schedule, now, rng).
 
-CONTRACT §4: after a failure wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each ±20 % jitter, or the
-destination's own ``retrySchedule``; ``Retry-After`` is honoured (never retried sooner than asked).
+CONTRACT §4: after a failure wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each ±20 % jitter, or
+the destination's own ``retrySchedule``; ``Retry-After`` is honoured (never sooner than asked).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ class Scheduler:
         self.role = role
         self._aps = AsyncIOScheduler(timezone="UTC")
         self._jobs: list[PeriodicJob] = [
-            PeriodicJob("heartbeat", HEARTBEAT_SECONDS, self._beat, once_per_tick=False)]
+            PeriodicJob("heartbeat", HEARTBEAT_SECONDS, self._beat, once_per_tick=False)
+        ]
 
     def add(self, job: PeriodicJob) -> None:
         self._jobs.append(job)
@@ -49,8 +50,13 @@ class Scheduler:
     def start(self) -> None:
         for job in self._jobs:
             self._aps.add_job(
-                self._guarded(job), "interval", seconds=job.period_seconds, id=job.name,
-                max_instances=1, coalesce=True, next_run_time=_soon(),
+                self._guarded(job),
+                "interval",
+                seconds=job.period_seconds,
+                id=job.name,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=_soon(),
             )
         self._aps.start()
 
@@ -63,7 +69,9 @@ class Scheduler:
             try:
                 if job.once_per_tick:
                     number = int(time.time() // job.period_seconds)
-                    won = await asyncio.to_thread(self.store.claim_tick, job.name, number, self.owner)
+                    won = await asyncio.to_thread(
+                        self.store.claim_tick, job.name, number, self.owner
+                    )
                     if not won:
                         return
                 await job.run()

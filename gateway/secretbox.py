@@ -46,4 +46,6 @@ class SecretBox:
         try:
             return json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken as exc:
-            raise GatewayError("stored secret cannot be decrypted: wrong GATEWAY_ENCRYPTION_KEY?") from exc
+            raise GatewayError(
+                "stored secret cannot be decrypted: wrong GATEWAY_ENCRYPTION_KEY?"
+            ) from exc

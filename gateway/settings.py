@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     allow_private_networks: str = Field("", alias="GATEWAY_ALLOW_PRIVATE_NETWORKS")
     person_api_base_url: str | None = Field(None, alias="PERSON_API_BASE_URL")
     person_api_key: str | None = Field(None, alias="PERSON_API_KEY")
-    person_tenant_ids: str = Field("", alias="PERSON_TENANT_IDS")  # comma list; empty = default tenant
+    person_tenant_ids: str = Field(
+        "", alias="PERSON_TENANT_IDS"
+    )  # comma list; empty = default tenant
     poll_interval_seconds: float = Field(30.0, alias="GATEWAY_POLL_INTERVAL_SECONDS", gt=0)
 
     # Worker tuning (not in the contract; sensible defaults, overridable for tests/benchmarks).

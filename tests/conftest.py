@@ -17,7 +17,8 @@ from gateway.fakes.webhook import WebhookReceiver
 from gateway.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 ADMIN_KEY = "admin-test-key"
 
 

@@ -19,7 +19,9 @@ class QualtricsInbound:
         base_url = str(source.config.get("baseUrl") or "")
         token = str(source.config.get("apiToken") or "")
         if not base_url or not token:
-            raise ValueError("this Qualtrics source has no baseUrl/apiToken to fetch responses with")
+            raise ValueError(
+                "this Qualtrics source has no baseUrl/apiToken to fetch responses with"
+            )
         return InboundStep(
             event_id=mapping.qualtrics_event_id(source.id, survey_id, response_id),
             fetch=mapping.response_request(base_url, token, survey_id, response_id),
@@ -28,8 +30,11 @@ class QualtricsInbound:
 
     def finish(self, step: InboundStep, fetched: Any, source: SourceView) -> dict[str, Any]:
         return mapping.survey_data_from_response(
-            fetched, survey_id=str(step.context["surveyId"]), source_id=source.id,
-            questions=source.config.get("questions"))
+            fetched,
+            survey_id=str(step.context["surveyId"]),
+            source_id=source.id,
+            questions=source.config.get("questions"),
+        )
 
 
 INBOUND: InboundConnector = QualtricsInbound()

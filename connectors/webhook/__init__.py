@@ -1,1 +1,1 @@
-"""The plain webhook connector (CONTRACT §4: ``{"id", "type", "timestamp", "tenantId", "data"}``)."""
+"""The plain webhook connector: ``{"id", "type", "timestamp", "tenantId", "data"}``."""

@@ -23,7 +23,20 @@ def all_routes() -> list[BaseRoute]:
     )
 
     routes: list[BaseRoute] = []
-    for module in (health, keys, destinations, events, deliveries, hooks, ingest,
-                   export, replays, stream, stats, metrics, dashboard):
+    for module in (
+        health,
+        keys,
+        destinations,
+        events,
+        deliveries,
+        hooks,
+        ingest,
+        export,
+        replays,
+        stream,
+        stats,
+        metrics,
+        dashboard,
+    ):
         routes.extend(module.routes)
     return routes

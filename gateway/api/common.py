@@ -104,8 +104,9 @@ def body_tenant(principal: Principal, tenant_id: str | None) -> str:
     """The tenant a created resource belongs to (a tenant key may omit or must match)."""
     if tenant_id is None:
         if principal.tenant_id is None:
-            raise ValidationError("tenantId is required",
-                                  details=[{"path": "tenantId", "message": "required"}])
+            raise ValidationError(
+                "tenantId is required", details=[{"path": "tenantId", "message": "required"}]
+            )
         return principal.tenant_id
     check_tenant(principal, tenant_id, f"tenant {tenant_id}")
     return tenant_id
@@ -116,8 +117,9 @@ async def parse_body(request: Request, model: type[M]) -> M:
     try:
         payload = json.loads(raw) if raw else {}
     except ValueError as exc:
-        raise ValidationError("body is not valid JSON",
-                              details=[{"path": "", "message": str(exc)}]) from exc
+        raise ValidationError(
+            "body is not valid JSON", details=[{"path": "", "message": str(exc)}]
+        ) from exc
     return validate(model, payload)
 
 
@@ -125,10 +127,13 @@ def validate(model: type[M], payload: Any) -> M:
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
-        raise ValidationError("invalid request body", details=[
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
-        ]) from exc
+        raise ValidationError(
+            "invalid request body",
+            details=[
+                {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        ) from exc
 
 
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -138,11 +143,14 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError(f"{name} must be an integer",
-                              details=[{"path": name, "message": "integer"}]) from exc
+        raise ValidationError(
+            f"{name} must be an integer", details=[{"path": name, "message": "integer"}]
+        ) from exc
     if not low <= value <= high:
-        raise ValidationError(f"{name} must be between {low} and {high}",
-                              details=[{"path": name, "message": f"{low}..{high}"}])
+        raise ValidationError(
+            f"{name} must be between {low} and {high}",
+            details=[{"path": name, "message": f"{low}..{high}"}],
+        )
     return value
 
 
@@ -154,7 +162,9 @@ def query_bool(request: Request, name: str) -> bool | None:
         return True
     if raw.lower() in ("false", "0", "no"):
         return False
-    raise ValidationError(f"{name} must be true or false", details=[{"path": name, "message": "bool"}])
+    raise ValidationError(
+        f"{name} must be true or false", details=[{"path": name, "message": "bool"}]
+    )
 
 
 def query_time(request: Request, name: str) -> datetime | None:
@@ -168,8 +178,9 @@ def parse_time(raw: str, name: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValidationError(f"{name} must be an ISO 8601 time",
-                              details=[{"path": name, "message": "ISO 8601"}]) from exc
+        raise ValidationError(
+            f"{name} must be an ISO 8601 time", details=[{"path": name, "message": "ISO 8601"}]
+        ) from exc
     if value.tzinfo is None:
         from datetime import UTC
 
@@ -188,8 +199,10 @@ def page_body(items: list[Any], page: int, page_size: int, total: int) -> dict[s
 def camel(value: Any) -> Any:
     """Output form: camelCase keys, ISO times with Z."""
     if isinstance(value, dict):
-        return {to_camel(k) if isinstance(k, str) and "_" in k else k: camel(v)
-                for k, v in value.items()}
+        return {
+            to_camel(k) if isinstance(k, str) and "_" in k else k: camel(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [camel(v) for v in value]
     if isinstance(value, datetime):
@@ -246,8 +259,9 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unknown route, wrong method) in the contract's error shape."""
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return json_response(error_body(code, str(exc.detail)), exc.status_code,
-                         headers=dict(exc.headers or {}))
+    return json_response(
+        error_body(code, str(exc.detail)), exc.status_code, headers=dict(exc.headers or {})
+    )
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:

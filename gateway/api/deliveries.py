@@ -28,13 +28,19 @@ def delivery_filter(request: Request, principal: Principal) -> DeliveryFilter:
     q = request.query_params
     status = q.get("status") or None
     if status is not None and status not in {s.value for s in DeliveryStatus}:
-        raise ValidationError(f"unknown status {status!r}", details=[
-            {"path": "status", "message": f"one of {[s.value for s in DeliveryStatus]}"}])
+        raise ValidationError(
+            f"unknown status {status!r}",
+            details=[{"path": "status", "message": f"one of {[s.value for s in DeliveryStatus]}"}],
+        )
     return DeliveryFilter(
         tenant_id=scope_tenant(principal, q.get("tenantId") or None),
-        destination_id=q.get("destinationId") or None, event_id=q.get("eventId") or None,
-        status=status, is_test=query_bool(request, "isTest"), since=query_time(request, "since"),
-        until=query_time(request, "until"), connector=q.get("connector") or None,
+        destination_id=q.get("destinationId") or None,
+        event_id=q.get("eventId") or None,
+        status=status,
+        is_test=query_bool(request, "isTest"),
+        since=query_time(request, "since"),
+        until=query_time(request, "until"),
+        connector=q.get("connector") or None,
     )
 
 

@@ -37,7 +37,9 @@ from gateway.signing import public_key_for
 from gateway.store import Principal, Store
 
 
-async def load_destination(store: Store, principal: Principal, destination_id: str) -> dict[str, Any]:
+async def load_destination(
+    store: Store, principal: Principal, destination_id: str
+) -> dict[str, Any]:
     row = await run(store.get_destination, destination_id)
     check_tenant(principal, row["tenant_id"], f"destination {destination_id}")
     return row
@@ -66,8 +68,12 @@ async def list_destinations(request: Request, principal: Principal) -> Response:
     q = request.query_params
     rows, total = await run(
         services(request).store.list_destinations,
-        tenant_id=scope_tenant(principal, q.get("tenantId") or None), page=page, page_size=size,
-        connector=q.get("connector") or None, url=q.get("url") or None)  # empty = not given
+        tenant_id=scope_tenant(principal, q.get("tenantId") or None),
+        page=page,
+        page_size=size,
+        connector=q.get("connector") or None,
+        url=q.get("url") or None,
+    )  # empty = not given
     return json_response(page_body([destination_out(r) for r in rows], page, size, total))
 
 
@@ -118,8 +124,12 @@ async def disable_destination(request: Request, principal: Principal) -> Respons
     store = services(request).store
     row = await load_destination(store, principal, request.path_params["id"])
     body = await parse_body(request, DisableIn)  # the body is optional: ``{"reason"?}``
-    updated = await run(store.set_destination_status, row["id"], DestinationStatus.DISABLED,
-                        body.reason or "disabled by operator")
+    updated = await run(
+        store.set_destination_status,
+        row["id"],
+        DestinationStatus.DISABLED,
+        body.reason or "disabled by operator",
+    )
     return json_response(destination_out(updated))
 
 
@@ -129,10 +139,13 @@ async def test_destination(request: Request, principal: Principal) -> Response:
     row = await load_destination(svc.store, principal, request.path_params["id"])
     body = await parse_body(request, TestSendIn)
     event_type = body.event_type or next(
-        (t for t in catalog() if subscribes(row["event_types"], t)), next(iter(catalog())))
+        (t for t in catalog() if subscribes(row["event_types"], t)), next(iter(catalog()))
+    )
     if event_type not in catalog():
-        raise ValidationError(f"unknown event type {event_type!r}",
-                              details=[{"path": "eventType", "message": f"one of {list(catalog())}"}])
+        raise ValidationError(
+            f"unknown event type {event_type!r}",
+            details=[{"path": "eventType", "message": f"one of {list(catalog())}"}],
+        )
     data = copy.deepcopy(catalog()[event_type].example)
     delivery = await run(svc.store.create_test_delivery, row, event_type, data)
     svc.wake_worker()

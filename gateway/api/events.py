@@ -40,43 +40,61 @@ async def post_events(request: Request, principal: Principal) -> Response:
     try:
         payload = json.loads(raw)
     except ValueError as exc:
-        raise ValidationError("body is not valid JSON",
-                              details=[{"path": "", "message": str(exc)}]) from exc
+        raise ValidationError(
+            "body is not valid JSON", details=[{"path": "", "message": str(exc)}]
+        ) from exc
     svc = services(request)
     if isinstance(payload, dict) and "events" in payload:
         return await _post_batch(svc, principal, payload["events"])
     item = _prepare(principal, payload)
     [result] = await run(svc.store.ingest_events, [item])
     if result.status == "conflict":
-        raise ValidationError(f"event id {result.event_id} is taken",
-                              details=[{"path": "id", "message": "used by another tenant"}])
+        raise ValidationError(
+            f"event id {result.event_id} is taken",
+            details=[{"path": "id", "message": "used by another tenant"}],
+        )
     svc.wake_worker()
     status = 202 if result.status == "created" else 200
-    return json_response({"eventId": result.event_id, "status": result.status,
-                          "deliveryIds": result.delivery_ids}, status)
+    return json_response(
+        {"eventId": result.event_id, "status": result.status, "deliveryIds": result.delivery_ids},
+        status,
+    )
 
 
 async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
-        raise ValidationError(f"events must be a list of 1 to {MAX_BATCH} items",
-                              details=[{"path": "events", "message": f"1..{MAX_BATCH} items"}])
+        raise ValidationError(
+            f"events must be a list of 1 to {MAX_BATCH} items",
+            details=[{"path": "events", "message": f"1..{MAX_BATCH} items"}],
+        )
     results: list[dict[str, Any] | None] = [None] * len(items)
     accepted: list[tuple[int, StoreEventIn]] = []
     for index, payload in enumerate(items):
         try:
             accepted.append((index, _prepare(principal, payload)))
         except GatewayError as exc:
-            results[index] = {"eventId": payload.get("id") if isinstance(payload, dict) else None,
-                              "status": "rejected",
-                              "error": {"code": exc.code, "message": exc.message,
-                                        "details": exc.details}}
+            results[index] = {
+                "eventId": payload.get("id") if isinstance(payload, dict) else None,
+                "status": "rejected",
+                "error": {"code": exc.code, "message": exc.message, "details": exc.details},
+            }
     stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
     for (index, _), result in zip(accepted, stored, strict=True):
-        entry: dict[str, Any] = {"eventId": result.event_id, "status": result.status,
-                                 "deliveryIds": result.delivery_ids}
+        entry: dict[str, Any] = {
+            "eventId": result.event_id,
+            "status": result.status,
+            "deliveryIds": result.delivery_ids,
+        }
         if result.status == "conflict":
-            entry = {"eventId": result.event_id, "status": "rejected", "error": {
-                "code": "validation_error", "message": "id used by another tenant", "details": []}}
+            entry = {
+                "eventId": result.event_id,
+                "status": "rejected",
+                "error": {
+                    "code": "validation_error",
+                    "message": "id used by another tenant",
+                    "details": [],
+                },
+            }
         results[index] = entry
     svc.wake_worker()
     return json_response({"results": results}, 202)
@@ -96,8 +114,15 @@ async def get_event(request: Request, principal: Principal) -> Response:
 
 @endpoint
 async def event_types(request: Request, principal: Principal) -> Response:
-    items = [{"name": spec.name, "description": spec.description, "schema": spec.schema,
-              "example": spec.example} for spec in catalog().values()]
+    items = [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "schema": spec.schema,
+            "example": spec.example,
+        }
+        for spec in catalog().values()
+    ]
     return json_response({"items": items, "page": 1, "pageSize": len(items), "total": len(items)})
 
 

@@ -33,8 +33,10 @@ async def health(request: Request) -> Response:
         except GatewayError:
             beat = None
         fresh = beat is not None and svc.store.clock() - beat < HEARTBEAT_STALE
-        checks["scheduler"] = {"status": "ok" if fresh else "failing",
-                               "lastHeartbeat": beat.isoformat() if beat else None}
+        checks["scheduler"] = {
+            "status": "ok" if fresh else "failing",
+            "lastHeartbeat": beat.isoformat() if beat else None,
+        }
     try:
         checks["upstream"] = await run(upstream_health, svc.store, svc.settings)
     except GatewayError as exc:

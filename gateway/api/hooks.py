@@ -8,6 +8,7 @@ shows up and can be operated in ``/integrations/*`` like any other. Zapier's RES
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -47,21 +48,36 @@ def _platform(request: Request) -> str:
 
 def _event_type(value: Any, path: str) -> str:
     if not isinstance(value, str) or value not in catalog():
-        raise ValidationError(f"unknown event type {value!r}",
-                              details=[{"path": path, "message": f"one of {sorted(catalog())}"}])
+        raise ValidationError(
+            f"unknown event type {value!r}",
+            details=[{"path": path, "message": f"one of {sorted(catalog())}"}],
+        )
     return value
 
 
 def _subscription_out(row: dict[str, Any]) -> dict[str, Any]:
     created = row["created_at"].isoformat().replace("+00:00", "Z")
-    return {"id": row["id"], "url": row["url"], "event": row["event_types"][0],
-            "createdAt": created, "status": row["status"]}
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "event": row["event_types"][0],
+        "createdAt": created,
+        "status": row["status"],
+    }
 
 
-async def _find(store: Store, tenant_id: str | None, platform: str, url: str | None,
-                event: str | None) -> list[dict[str, Any]]:
-    rows, _ = await run(store.list_destinations, tenant_id=tenant_id, page=1, page_size=100,
-                        connector=platform, url=url, event_type=event)
+async def _find(
+    store: Store, tenant_id: str | None, platform: str, url: str | None, event: str | None
+) -> list[dict[str, Any]]:
+    rows, _ = await run(
+        store.list_destinations,
+        tenant_id=tenant_id,
+        page=1,
+        page_size=100,
+        connector=platform,
+        url=url,
+        event_type=event,
+    )
     return [r for r in rows if r["subscription"]]
 
 
@@ -76,8 +92,10 @@ async def subscribe(request: Request, principal: Principal) -> Response:
         raise ValidationError("body must be a JSON object")
     url = next((body[k] for k in URL_KEYS if isinstance(body.get(k), str) and body[k]), None)
     if url is None:
-        raise ValidationError("a target URL is required", details=[
-            {"path": "url", "message": f"send it as one of {list(URL_KEYS)}"}])
+        raise ValidationError(
+            "a target URL is required",
+            details=[{"path": "url", "message": f"send it as one of {list(URL_KEYS)}"}],
+        )
     try:
         _check_url(url)
     except ValueError as exc:
@@ -91,10 +109,18 @@ async def subscribe(request: Request, principal: Principal) -> Response:
     existing = await _find(store, tenant_id, platform, url, event)
     if existing:
         return json_response(_subscription_out(existing[0]), 200)
-    row, _secret = await run(store.create_destination, {
-        "tenant_id": tenant_id, "name": f"{platform} subscription", "connector": platform,
-        "url": url, "event_types": [event], "filter": filter_, "subscription": True,
-    })
+    row, _secret = await run(
+        store.create_destination,
+        {
+            "tenant_id": tenant_id,
+            "name": f"{platform} subscription",
+            "connector": platform,
+            "url": url,
+            "event_types": [event],
+            "filter": filter_,
+            "subscription": True,
+        },
+    )
     return json_response(_subscription_out(row), 201)
 
 
@@ -108,10 +134,8 @@ async def unsubscribe(request: Request, principal: Principal) -> Response:
     except NotFoundError:
         return Response(status_code=204)
     if row["connector"] == platform and row["subscription"] and principal.can_see(row["tenant_id"]):
-        try:
+        with contextlib.suppress(NotFoundError):  # a concurrent unsubscribe won
             await run(store.delete_destination, row["id"])
-        except NotFoundError:
-            pass
     return Response(status_code=204)
 
 
@@ -120,16 +144,23 @@ async def list_subscriptions(request: Request, principal: Principal) -> Response
     platform = _platform(request)
     q = request.query_params
     event = _event_type(q["event"], "event") if q.get("event") else None
-    rows = await _find(services(request).store, scope_tenant(principal, q.get("tenantId")),
-                       platform, q.get("url") or None, event)
+    rows = await _find(
+        services(request).store,
+        scope_tenant(principal, q.get("tenantId")),
+        platform,
+        q.get("url") or None,
+        event,
+    )
     return json_response([_subscription_out(r) for r in rows])
 
 
 def _tenant_for_reads(principal: Principal, request: Request) -> str:
     tenant = scope_tenant(principal, request.query_params.get("tenantId"))
     if tenant is None:
-        raise ValidationError("tenantId is required with an admin key",
-                              details=[{"path": "tenantId", "message": "required"}])
+        raise ValidationError(
+            "tenantId is required with an admin key",
+            details=[{"path": "tenantId", "message": "required"}],
+        )
     return tenant
 
 
@@ -140,8 +171,12 @@ async def samples(request: Request, principal: Principal) -> Response:
     event_type = _event_type(request.path_params["event_type"], "eventType")
     tenant = _tenant_for_reads(principal, request)
     adapter = get_connector(platform)
-    rows = await run(services(request).store.recent_events, tenant_id=tenant,
-                     event_type=event_type, limit=SAMPLE_COUNT)
+    rows = await run(
+        services(request).store.recent_events,
+        tenant_id=tenant,
+        event_type=event_type,
+        limit=SAMPLE_COUNT,
+    )
     if not rows:
         example = copy.deepcopy(catalog()[event_type].example)
         return json_response([adapter.samples(event_type, example)])
@@ -156,8 +191,13 @@ async def poll_events(request: Request, principal: Principal) -> Response:
     tenant = _tenant_for_reads(principal, request)
     limit = query_int(request, "limit", DEFAULT_POLL_LIMIT, 1, MAX_POLL_LIMIT)
     adapter = get_connector(platform)
-    rows = await run(services(request).store.recent_events, tenant_id=tenant,
-                     event_type=event_type, limit=limit, since=query_time(request, "since"))
+    rows = await run(
+        services(request).store.recent_events,
+        tenant_id=tenant,
+        event_type=event_type,
+        limit=limit,
+        since=query_time(request, "since"),
+    )
     return json_response([adapter.samples(event_type, r["data"], r["id"]) for r in rows])
 
 

@@ -59,17 +59,28 @@ async def create_source(request: Request, principal: Principal) -> Response:
     body = await parse_body(request, SourceIn)
     tenant_id = body_tenant(principal, body.tenant_id)
     if body.kind == "qualtrics" and body.qualtrics is None:
-        raise ValidationError("a Qualtrics source needs qualtrics.baseUrl and qualtrics.apiToken",
-                              details=[{"path": "qualtrics", "message": "required"}])
+        raise ValidationError(
+            "a Qualtrics source needs qualtrics.baseUrl and qualtrics.apiToken",
+            details=[{"path": "qualtrics", "message": "required"}],
+        )
     secret = body.secret
     if body.kind == "typeform" and secret is None:
         secret = secrets.token_urlsafe(32)  # set it as the Typeform webhook's secret
     config = body.qualtrics.model_dump(by_alias=True) if body.qualtrics else None
-    row = await run(services(request).store.create_source, tenant_id=tenant_id, kind=body.kind,
-                    secret=secret, config=config)
+    row = await run(
+        services(request).store.create_source,
+        tenant_id=tenant_id,
+        kind=body.kind,
+        secret=secret,
+        config=config,
+    )
     ingest_url = str(request.url_for("ingest", kind=body.kind, source_id=row["id"]))
-    out: dict[str, Any] = {"sourceId": row["id"], "tenantId": tenant_id, "kind": body.kind,
-                           "ingestUrl": ingest_url}
+    out: dict[str, Any] = {
+        "sourceId": row["id"],
+        "tenantId": tenant_id,
+        "kind": body.kind,
+        "ingestUrl": ingest_url,
+    }
     if secret is not None and body.secret is None:
         out["secret"] = secret  # generated: shown once
     return json_response(out, 201)
@@ -84,8 +95,13 @@ async def ingest(request: Request) -> Response:
         raise SignatureError("unknown source; cannot verify this delivery") from None
     if row["kind"] != kind:
         raise SignatureError("unknown source; cannot verify this delivery")
-    source = SourceView(id=row["id"], tenant_id=row["tenant_id"], kind=kind,
-                        secret=row["secret"], config=row["config"] or {})
+    source = SourceView(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=kind,
+        secret=row["secret"],
+        config=row["config"] or {},
+    )
     inbound = get_inbound(kind)
     body = await request.body()
     try:
@@ -104,12 +120,23 @@ async def ingest(request: Request) -> Response:
             data = inbound.finish(step, fetched, source)
         except ValueError as exc:
             log.warning("%s response could not be read: %s", kind, exc, extra={"source": source.id})
-            return json_response({"error": {"code": "bad_upstream_response", "message": str(exc),
-                                            "details": []}}, 502)
+            return json_response(
+                {"error": {"code": "bad_upstream_response", "message": str(exc), "details": []}},
+                502,
+            )
     validate_event_data("survey.response.completed", data)
-    [result] = await run(svc.store.ingest_events, [EventIn(
-        id=step.event_id, tenant_id=source.tenant_id, type="survey.response.completed",
-        data=data, origin="ingest")])
+    [result] = await run(
+        svc.store.ingest_events,
+        [
+            EventIn(
+                id=step.event_id,
+                tenant_id=source.tenant_id,
+                type="survey.response.completed",
+                data=data,
+                origin="ingest",
+            )
+        ],
+    )
     svc.wake_worker()
     return json_response({"status": result.status, "eventId": result.event_id})
 
@@ -128,9 +155,14 @@ async def _fetch(svc: Any, fetch: Any, kind: str) -> Any:
     last = "no attempt"
     for attempt in range(FETCH_TRIES):
         try:
-            response = await client.send(fetch.url, fetch.body, fetch.headers,
-                                         FETCH_TIMEOUT_SECONDS, fetch.method,
-                                         body_limit=FETCH_BODY_LIMIT)
+            response = await client.send(
+                fetch.url,
+                fetch.body,
+                fetch.headers,
+                FETCH_TIMEOUT_SECONDS,
+                fetch.method,
+                body_limit=FETCH_BODY_LIMIT,
+            )
             if 200 <= response.status_code < 300:
                 return json.loads(response.body)
             last = f"HTTP {response.status_code}"

@@ -17,10 +17,15 @@ async def create_key(request: Request, principal: Principal) -> Response:
     if not principal.is_admin:
         raise ForbiddenError("only an admin key may create keys")
     body = await parse_body(request, KeyIn)
-    key_id, key = await run(services(request).store.create_api_key,
-                            tenant_id=body.tenant_id, name=body.name, is_admin=body.admin)
-    return json_response({"keyId": key_id, "key": key, "tenantId": body.tenant_id,
-                          "admin": body.admin}, 201)
+    key_id, key = await run(
+        services(request).store.create_api_key,
+        tenant_id=body.tenant_id,
+        name=body.name,
+        is_admin=body.admin,
+    )
+    return json_response(
+        {"keyId": key_id, "key": key, "tenantId": body.tenant_id, "admin": body.admin}, 201
+    )
 
 
 routes = [Route("/integrations/keys", create_key, methods=["POST"])]

@@ -21,8 +21,11 @@ MAX_RETRY_STEP_SECONDS = 7 * 86400
 def _check_event_types(values: list[str]) -> list[str]:
     known = set(catalog())
     for value in values:
-        if value in known or value == "*" or (value.endswith(".*") and any(
-                k.startswith(value[:-1]) for k in known)):
+        if (
+            value in known
+            or value == "*"
+            or (value.endswith(".*") and any(k.startswith(value[:-1]) for k in known))
+        ):
             continue
         raise ValueError(f"unknown event type {value!r}; known: {sorted(known)}")
     return values
@@ -86,7 +89,7 @@ class DestinationIn(DestinationBase):
         if not secret.startswith(prefix):
             raise ValueError(f"secret for {signing.value} must start with {prefix}")
         try:
-            raw = base64.b64decode(secret[len(prefix):], validate=True)
+            raw = base64.b64decode(secret[len(prefix) :], validate=True)
         except ValueError as exc:
             raise ValueError("secret is not valid base64 after its prefix") from exc
         if signing is SigningAlgorithm.HMAC_SHA256 and not 24 <= len(raw) <= 64:
@@ -139,20 +142,33 @@ _SENSITIVE_HEADER = ("authorization", "token", "secret", "password", "key", "coo
 
 
 def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
-    headers = {k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE_HEADER) else v)
-               for k, v in (row["headers"] or {}).items()}
-    out: dict[str, Any] = camel({
-        "id": row["id"], "tenant_id": row["tenant_id"], "name": row["name"],
-        "connector": row["connector"], "url": row["url"], "event_types": row["event_types"],
-        "signing": row["signing"], "retry_schedule": row["retry_schedule"],
-        "timeout_seconds": row["timeout_seconds"],
-        "rate_limit_per_second": row["rate_limit_per_second"], "ordered": row["ordered"],
-        "status": row["status"], "disabled_reason": row["disabled_reason"],
-        "disabled_at": row["disabled_at"], "version": row["version"],
-        "has_credentials": row["credentials_enc"] is not None,
-        "created_at": row["created_at"], "updated_at": row["updated_at"],
-        "is_subscription": row["connector"] in PLATFORMS,
-    })
+    headers = {
+        k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE_HEADER) else v)
+        for k, v in (row["headers"] or {}).items()
+    }
+    out: dict[str, Any] = camel(
+        {
+            "id": row["id"],
+            "tenant_id": row["tenant_id"],
+            "name": row["name"],
+            "connector": row["connector"],
+            "url": row["url"],
+            "event_types": row["event_types"],
+            "signing": row["signing"],
+            "retry_schedule": row["retry_schedule"],
+            "timeout_seconds": row["timeout_seconds"],
+            "rate_limit_per_second": row["rate_limit_per_second"],
+            "ordered": row["ordered"],
+            "status": row["status"],
+            "disabled_reason": row["disabled_reason"],
+            "disabled_at": row["disabled_at"],
+            "version": row["version"],
+            "has_credentials": row["credentials_enc"] is not None,
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "is_subscription": row["connector"] in PLATFORMS,
+        }
+    )
     # User-shaped objects keep their keys as given.
     out["filter"] = row["filter"]
     out["headers"] = headers
@@ -164,13 +180,30 @@ def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str,
 
 
 DELIVERY_FIELDS = (
-    "id", "tenant_id", "event_id", "event_type", "destination_id", "connector", "status",
-    "attempt_count", "next_attempt_at", "is_test", "trigger", "replay_of", "replay_id",
-    "last_status_code", "last_error", "created_at", "updated_at", "completed_at",
+    "id",
+    "tenant_id",
+    "event_id",
+    "event_type",
+    "destination_id",
+    "connector",
+    "status",
+    "attempt_count",
+    "next_attempt_at",
+    "is_test",
+    "trigger",
+    "replay_of",
+    "replay_id",
+    "last_status_code",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "completed_at",
 )
 
 
-def delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def delivery_out(
+    row: dict[str, Any], attempts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = camel({k: row[k] for k in DELIVERY_FIELDS})
     if attempts is not None:
         out["attempts"] = [attempt_out(a) for a in attempts]
@@ -178,16 +211,23 @@ def delivery_out(row: dict[str, Any], attempts: list[dict[str, Any]] | None = No
 
 
 def attempt_out(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = camel({k: v for k, v in row.items()
-                                 if k not in ("request_headers", "response_headers")})
+    out: dict[str, Any] = camel(
+        {k: v for k, v in row.items() if k not in ("request_headers", "response_headers")}
+    )
     out["requestHeaders"] = row["request_headers"]
     out["responseHeaders"] = row["response_headers"]
     return out
 
 
 def event_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "tenantId": row["tenant_id"], "type": row["type"],
-            "timestamp": times(row["created_at"]), "origin": row["origin"], "data": row["data"]}
+    return {
+        "id": row["id"],
+        "tenantId": row["tenant_id"],
+        "type": row["type"],
+        "timestamp": times(row["created_at"]),
+        "origin": row["origin"],
+        "data": row["data"],
+    }
 
 
 def platform_of(connector: str) -> bool:

@@ -26,7 +26,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.api.common import (
-    authenticate, check_tenant, principal_for_key, run, scope_tenant, services,
+    authenticate,
+    check_tenant,
+    principal_for_key,
+    run,
+    scope_tenant,
+    services,
 )
 from gateway.errors import GatewayError, ValidationError
 from gateway.models import iso

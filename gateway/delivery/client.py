@@ -32,8 +32,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class DeliveryClient(Protocol):
     async def send(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout_seconds: float,
-        method: str = "POST", body_limit: int = RESPONSE_BODY_LIMIT,
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+        method: str = "POST",
+        body_limit: int = RESPONSE_BODY_LIMIT,
     ) -> ResponseInfo: ...
 
     async def close(self) -> None: ...
@@ -65,10 +70,14 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        kept = [r for r in results if address_allowed(ipaddress.ip_address(r["host"]), self._allowed)]
+        kept = [
+            r for r in results if address_allowed(ipaddress.ip_address(r["host"]), self._allowed)
+        ]
         if not kept:
-            raise _Blocked(f"{host} resolves only to refused addresses "
-                           f"({', '.join(sorted({r['host'] for r in results}))})")
+            raise _Blocked(
+                f"{host} resolves only to refused addresses "
+                f"({', '.join(sorted({r['host'] for r in results}))})"
+            )
         return kept
 
     async def close(self) -> None:
@@ -87,7 +96,8 @@ def check_url(url: str, allowed: tuple[Network, ...] | None) -> None:
     if not address_allowed(literal, allowed):
         raise BlockedDestinationError(
             f"{parts.hostname} is not a public address; allow it with "
-            "GATEWAY_ALLOW_PRIVATE_NETWORKS")
+            "GATEWAY_ALLOW_PRIVATE_NETWORKS"
+        )
 
 
 class AiohttpDeliveryClient:
@@ -101,17 +111,27 @@ class AiohttpDeliveryClient:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._limit, limit_per_host=0, resolver=GuardedResolver(self._allowed),
-                ttl_dns_cache=30, enable_cleanup_closed=True,
+                limit=self._limit,
+                limit_per_host=0,
+                resolver=GuardedResolver(self._allowed),
+                ttl_dns_cache=30,
+                enable_cleanup_closed=True,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
+                connector=connector,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
             )
         return self._session
 
     async def send(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout_seconds: float,
-        method: str = "POST", body_limit: int = RESPONSE_BODY_LIMIT,
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+        method: str = "POST",
+        body_limit: int = RESPONSE_BODY_LIMIT,
     ) -> ResponseInfo:
         """One request; the response body is cut to ``body_limit`` bytes."""
         check_url(url, self._allowed)
@@ -119,7 +139,11 @@ class AiohttpDeliveryClient:
         timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         try:
             async with session.request(
-                method, url, data=body, headers=dict(headers), allow_redirects=False,
+                method,
+                url,
+                data=body,
+                headers=dict(headers),
+                allow_redirects=False,
                 timeout=timeout,
             ) as resp:
                 excerpt = await _read_excerpt(resp, body_limit)
@@ -127,8 +151,9 @@ class AiohttpDeliveryClient:
         except DeliveryError:
             raise
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise DeliveryError(f"no response within {timeout_seconds:g} s",
-                                error_class=ErrorClass.TIMEOUT) from exc
+            raise DeliveryError(
+                f"no response within {timeout_seconds:g} s", error_class=ErrorClass.TIMEOUT
+            ) from exc
         except Exception as exc:  # mapped once, here (STYLE: translate at the seam)
             raise _translate(exc) from exc
 
@@ -160,8 +185,10 @@ def _translate(exc: Exception) -> DeliveryError:
         return DeliveryError(f"TLS failure: {exc}", error_class=ErrorClass.TLS)
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientOSError | ConnectionError):
         return DeliveryError(f"connection failed: {exc}", error_class=ErrorClass.CONNECT)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError
-                  | aiohttp.ClientResponseError):
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError,
+    ):
         return DeliveryError(f"bad HTTP response: {exc!r}", error_class=ErrorClass.PROTOCOL)
     if isinstance(exc, aiohttp.InvalidURL | ValueError):
         return DeliveryError(f"invalid URL: {exc}", error_class=ErrorClass.CONNECT)

@@ -16,7 +16,9 @@ class Pacer:
     def __init__(self) -> None:
         self._next_free: dict[str, float] = {}
 
-    def slot(self, key: str, rate_per_second: float | None, now: float, horizon: float) -> float | None:
+    def slot(
+        self, key: str, rate_per_second: float | None, now: float, horizon: float
+    ) -> float | None:
         """Reserve and return the send time (monotonic seconds), or ``None`` when the next free
         slot lies beyond ``now + horizon`` (then nothing is reserved: hand the delivery back)."""
         if not rate_per_second:

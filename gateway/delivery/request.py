@@ -36,8 +36,14 @@ class RenderFailure(Exception):
 
 
 def prepare(
-    connector: Connector, event: Event, destination: DestinationView, *,
-    delivery_id: str, attempt_number: int, is_test: bool, now: datetime,
+    connector: Connector,
+    event: Event,
+    destination: DestinationView,
+    *,
+    delivery_id: str,
+    attempt_number: int,
+    is_test: bool,
+    now: datetime,
     output_schema: dict[str, Any] | None,
 ) -> PreparedRequest:
     try:
@@ -47,17 +53,21 @@ def prepare(
     if connector.max_body_bytes is not None and len(rendered.body) > connector.max_body_bytes:
         raise RenderFailure(
             f"body of {len(rendered.body)} bytes exceeds the {connector.name} cap of "
-            f"{connector.max_body_bytes}", ErrorClass.PAYLOAD_TOO_LARGE)
+            f"{connector.max_body_bytes}",
+            ErrorClass.PAYLOAD_TOO_LARGE,
+        )
     if output_schema:
         check_output_schema(rendered.body, output_schema)
     timestamp = int(now.timestamp())
     headers = {**destination.headers, **rendered.headers}
-    headers.update({
-        "content-type": rendered.content_type,
-        "user-agent": USER_AGENT,
-        "x-gateway-delivery-id": delivery_id,
-        "x-gateway-attempt": str(attempt_number),
-    })
+    headers.update(
+        {
+            "content-type": rendered.content_type,
+            "user-agent": USER_AGENT,
+            "x-gateway-delivery-id": delivery_id,
+            "x-gateway-attempt": str(attempt_number),
+        }
+    )
     if is_test:
         headers["x-gateway-test"] = "true"
     secrets = [k.secret for k in destination.keys]
@@ -72,22 +82,29 @@ def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
     try:
         document = json.loads(body)
     except ValueError as exc:
-        raise RenderFailure("body is not JSON; outputSchema cannot apply",
-                            ErrorClass.SCHEMA_MISMATCH) from exc
+        raise RenderFailure(
+            "body is not JSON; outputSchema cannot apply", ErrorClass.SCHEMA_MISMATCH
+        ) from exc
     errors = sorted(Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
     if errors:
         where = "; ".join(
             f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-            for e in errors[:5])
-        raise RenderFailure(f"rendered body breaks outputSchema: {where}",
-                            ErrorClass.SCHEMA_MISMATCH)
+            for e in errors[:5]
+        )
+        raise RenderFailure(
+            f"rendered body breaks outputSchema: {where}", ErrorClass.SCHEMA_MISMATCH
+        )
 
 
 def redact(headers: dict[str, str], extra_names: set[str] | None = None) -> dict[str, str]:
     """Headers as stored on the attempt: credentials and signatures masked."""
     extra = {n.lower() for n in (extra_names or set())}
     return {
-        name: (REDACTED if (_SENSITIVE.search(name) and not name.lower().startswith(
-            ("webhook-", "x-gateway-"))) or name.lower() in extra else value)
+        name: (
+            REDACTED
+            if (_SENSITIVE.search(name) and not name.lower().startswith(("webhook-", "x-gateway-")))
+            or name.lower() in extra
+            else value
+        )
         for name, value in headers.items()
     }

@@ -48,7 +48,12 @@ class WorkerStats:
 
 class Worker:
     def __init__(
-        self, store: Store, client: DeliveryClient, settings: Settings, *, owner: str,
+        self,
+        store: Store,
+        client: DeliveryClient,
+        settings: Settings,
+        *,
+        owner: str,
         rng: random.Random | None = None,
         on_records: Callable[[list[AttemptRecord]], None] | None = None,
     ) -> None:
@@ -97,8 +102,11 @@ class Worker:
             await asyncio.sleep(0.005)
             return True
         claimed = await asyncio.to_thread(
-            self.store.claim_due, owner=self.owner, limit=free,
-            lease_seconds=self.settings.lease_seconds)
+            self.store.claim_due,
+            owner=self.owner,
+            limit=free,
+            lease_seconds=self.settings.lease_seconds,
+        )
         if not claimed:
             return False
         self.stats.claimed += len(claimed)
@@ -109,8 +117,9 @@ class Worker:
             dst = destinations.get(item.destination_id)
             event = events.get(item.event_id)
             if dst is None or event is None:
-                log.error("claimed delivery without destination or event",
-                          extra={"delivery_id": item.id})
+                log.error(
+                    "claimed delivery without destination or event", extra={"delivery_id": item.id}
+                )
                 continue
             rate = self._rate(dst)
             at = self._pacer.slot(item.destination_id, rate, now_mono, PACE_HORIZON_SECONDS)
@@ -130,8 +139,13 @@ class Worker:
     def _load(self, claimed: list[Claimed]) -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
         rows = self.store.events_by_ids(sorted({c.event_id for c in claimed}))
         events = {
-            eid: Event(id=r["id"], tenant_id=r["tenant_id"], type=r["type"], data=r["data"],
-                       created_at=r["created_at"])
+            eid: Event(
+                id=r["id"],
+                tenant_id=r["tenant_id"],
+                type=r["type"],
+                data=r["data"],
+                created_at=r["created_at"],
+            )
             for eid, r in rows.items()
         }
         return events, self.store.destinations_by_ids(sorted({c.destination_id for c in claimed}))
@@ -172,8 +186,9 @@ class Worker:
             log.exception("delivery attempt crashed", extra={"delivery_id": item.id})
             outcome = Outcome(Verdict.RETRY, f"internal error: {exc!r}", ErrorClass.INTERNAL)
             now = self.store.clock()
-            record = self._record(item, dst, item.attempt_count + 1, now, 0.0, dst["url"], {},
-                                  None, outcome)
+            record = self._record(
+                item, dst, item.attempt_count + 1, now, 0.0, dst["url"], {}, None, outcome
+            )
         try:
             self._records.append(record)
             if len(self._records) >= FLUSH_MAX_RECORDS:
@@ -191,13 +206,20 @@ class Worker:
         request_url, request_headers = view.url, {}
         try:
             prepared = prepare(
-                connector, event, view, delivery_id=item.id, attempt_number=number,
-                is_test=item.is_test, now=started, output_schema=dst["output_schema"])
+                connector,
+                event,
+                view,
+                delivery_id=item.id,
+                attempt_number=number,
+                is_test=item.is_test,
+                now=started,
+                output_schema=dst["output_schema"],
+            )
             request_url = prepared.url
             request_headers = redact(prepared.headers, _credential_header_names(view.credentials))
             response = await self.client.send(
-                prepared.url, prepared.body, prepared.headers, view.timeout_seconds,
-                prepared.method)
+                prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
+            )
             outcome = connector.classify(response, view)
         except RenderFailure as exc:
             outcome = Outcome(Verdict.FAIL, str(exc), exc.error_class)
@@ -206,13 +228,21 @@ class Worker:
             outcome = Outcome(verdict, exc.message, ErrorClass(exc.error_class))
         duration_ms = (time.perf_counter() - t0) * 1000
         self.stats.sent += 1
-        return self._record(item, dst, number, started, duration_ms, request_url,
-                            request_headers, response, outcome)
+        return self._record(
+            item, dst, number, started, duration_ms, request_url, request_headers, response, outcome
+        )
 
     def _record(
-        self, item: Claimed, dst: dict[str, Any], number: int, started: datetime,
-        duration_ms: float, request_url: str, request_headers: dict[str, str],
-        response: ResponseInfo | None, outcome: Outcome,
+        self,
+        item: Claimed,
+        dst: dict[str, Any],
+        number: int,
+        started: datetime,
+        duration_ms: float,
+        request_url: str,
+        request_headers: dict[str, str],
+        response: ResponseInfo | None,
+        outcome: Outcome,
     ) -> AttemptRecord:
         now = self.store.clock()
         retry_after = None
@@ -220,8 +250,14 @@ class Worker:
             retry_after = parse_retry_after(_header(response, "retry-after"), now)
         raw_schedule = dst["retry_schedule"]
         schedule = None if raw_schedule is None else tuple(float(s) for s in raw_schedule)
-        decision = decide(attempt_number=number, outcome=outcome, retry_after_seconds=retry_after,
-                          schedule=schedule, now=now, rng=self.rng)
+        decision = decide(
+            attempt_number=number,
+            outcome=outcome,
+            retry_after_seconds=retry_after,
+            schedule=schedule,
+            now=now,
+            rng=self.rng,
+        )
         if outcome.verdict is Verdict.SUCCESS:
             status = DeliveryStatus.SUCCEEDED
         elif decision.final:
@@ -242,17 +278,28 @@ class Worker:
         if verdict is Verdict.RETRY and status is DeliveryStatus.FAILED:
             verdict = Verdict.FAIL  # retries exhausted: this attempt was the last
         return AttemptRecord(
-            delivery_id=item.id, tenant_id=item.tenant_id, destination_id=item.destination_id,
-            number=number, started_at=started, duration_ms=round(duration_ms, 3),
-            request_url=request_url, request_headers=request_headers,
-            outcome=verdict.value, status=status, next_attempt_at=decision.next_attempt_at,
+            delivery_id=item.id,
+            tenant_id=item.tenant_id,
+            destination_id=item.destination_id,
+            number=number,
+            started_at=started,
+            duration_ms=round(duration_ms, 3),
+            request_url=request_url,
+            request_headers=request_headers,
+            outcome=verdict.value,
+            status=status,
+            next_attempt_at=decision.next_attempt_at,
             status_code=response.status_code if response else None,
             response_headers=dict(response.headers) if response else None,
             response_body=response.body.decode("utf-8", "replace") if response else None,
             error_class=outcome.error_class.value if outcome.error_class else None,
-            error=outcome.reason or None, disable_reason=disable_reason,
-            remove_destination=(outcome.remove_subscription and disable_reason is not None
-                                and bool(dst["subscription"])),
+            error=outcome.reason or None,
+            disable_reason=disable_reason,
+            remove_destination=(
+                outcome.remove_subscription
+                and disable_reason is not None
+                and bool(dst["subscription"])
+            ),
         )
 
     # -- background duties -------------------------------------------------------------------
@@ -269,8 +316,11 @@ class Worker:
         window = self.settings.auto_disable_after_seconds
         try:
             await asyncio.to_thread(
-                self.store.record_attempts, owner=self.owner, records=records,
-                auto_disable_after=timedelta(seconds=window) if window > 0 else None)
+                self.store.record_attempts,
+                owner=self.owner,
+                records=records,
+                auto_disable_after=timedelta(seconds=window) if window > 0 else None,
+            )
         except Exception:
             log.exception("recording %d attempts failed; retrying", len(records))
             self._records[:0] = records
@@ -285,8 +335,11 @@ class Worker:
             await _wait_any(stop, timeout=period)
             if self._inflight or self._records:
                 try:
-                    await asyncio.to_thread(self.store.renew_leases, owner=self.owner,
-                                            lease_seconds=self.settings.lease_seconds)
+                    await asyncio.to_thread(
+                        self.store.renew_leases,
+                        owner=self.owner,
+                        lease_seconds=self.settings.lease_seconds,
+                    )
                 except Exception:
                     log.exception("lease renewal failed")
 

@@ -1,1 +1,1 @@
-"""Local stand-ins for outside services (receivers, platforms, Qualtrics), for the demo and tests."""
+"""Local stand-ins for outside services (receivers, platforms, Qualtrics): demo and tests."""

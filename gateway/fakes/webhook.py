@@ -86,9 +86,15 @@ class WebhookReceiver:
 
             await asyncio.sleep(answer.delay)
         with self._lock:
-            self.requests.append(Received(path, headers, body, time.time(), answer.status, verified))
-        return Response(answer.body, status_code=answer.status, headers=answer.headers,
-                        media_type="application/json")
+            self.requests.append(
+                Received(path, headers, body, time.time(), answer.status, verified)
+            )
+        return Response(
+            answer.body,
+            status_code=answer.status,
+            headers=answer.headers,
+            media_type="application/json",
+        )
 
 
 def as_dict(received: Received) -> dict[str, Any]:

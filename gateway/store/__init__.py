@@ -32,6 +32,13 @@ def open_store(settings: Settings, *, run_migrations: bool = True) -> Store:
 
 
 __all__ = [
-    "AttemptRecord", "Claimed", "DeliveryFilter", "EventIn", "IntakeResult", "Principal",
-    "ReplayFilter", "Store", "open_store",
+    "AttemptRecord",
+    "Claimed",
+    "DeliveryFilter",
+    "EventIn",
+    "IntakeResult",
+    "Principal",
+    "ReplayFilter",
+    "Store",
+    "open_store",
 ]

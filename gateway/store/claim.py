@@ -54,7 +54,8 @@ RETURNING id, tenant_id, event_id, event_type, destination_id, connector, attemp
 def _claim_statement(dialect: str) -> Any:
     lock = "FOR UPDATE OF d SKIP LOCKED" if dialect == "postgresql" else ""
     return text(_CLAIM_SQL.format(lock=lock)).bindparams(
-        bindparam("now", type_=UTCDateTime()), bindparam("lease_until", type_=UTCDateTime()),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("lease_until", type_=UTCDateTime()),
     )
 
 
@@ -103,23 +104,45 @@ class ClaimVerbs(StoreBase):
     def claim_due(self, *, owner: str, limit: int, lease_seconds: float) -> list[Claimed]:
         now = self.clock()
         with self.tx() as conn:
-            rows = conn.execute(_claim_statement(conn.dialect.name), {
-                "now": now, "lease_until": now + timedelta(seconds=lease_seconds),
-                "owner": owner, "limit": limit,
-            }).all()
-            claimed = [Claimed(
-                id=r.id, tenant_id=r.tenant_id, event_id=r.event_id, event_type=r.event_type,
-                destination_id=r.destination_id, connector=r.connector,
-                attempt_count=int(r.attempt_count), is_test=bool(r.is_test), trigger=r.trigger,
-                replay_of=r.replay_of,
-            ) for r in rows]
+            rows = conn.execute(
+                _claim_statement(conn.dialect.name),
+                {
+                    "now": now,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                    "owner": owner,
+                    "limit": limit,
+                },
+            ).all()
+            claimed = [
+                Claimed(
+                    id=r.id,
+                    tenant_id=r.tenant_id,
+                    event_id=r.event_id,
+                    event_type=r.event_type,
+                    destination_id=r.destination_id,
+                    connector=r.connector,
+                    attempt_count=int(r.attempt_count),
+                    is_test=bool(r.is_test),
+                    trigger=r.trigger,
+                    replay_of=r.replay_of,
+                )
+                for r in rows
+            ]
             if claimed:
-                conn.execute(insert(_chg), [
-                    {"delivery_id": c.id, "tenant_id": c.tenant_id,
-                     "destination_id": c.destination_id, "status": DeliveryStatus.SENDING.value,
-                     "attempt_count": c.attempt_count, "at": now}
-                    for c in claimed
-                ])
+                conn.execute(
+                    insert(_chg),
+                    [
+                        {
+                            "delivery_id": c.id,
+                            "tenant_id": c.tenant_id,
+                            "destination_id": c.destination_id,
+                            "status": DeliveryStatus.SENDING.value,
+                            "attempt_count": c.attempt_count,
+                            "at": now,
+                        }
+                        for c in claimed
+                    ],
+                )
         claimed.sort(key=lambda c: c.id)
         return claimed
 
@@ -127,10 +150,13 @@ class ClaimVerbs(StoreBase):
         """Extend every lease this worker holds (called while its deliveries are in flight)."""
         now = self.clock()
         with self.tx() as conn:
-            return int(conn.execute(
-                update(_dlv).where(_dlv.c.leased_by == owner,
-                                   _dlv.c.status == DeliveryStatus.SENDING.value)
-                .values(lease_until=now + timedelta(seconds=lease_seconds))).rowcount)
+            return int(
+                conn.execute(
+                    update(_dlv)
+                    .where(_dlv.c.leased_by == owner, _dlv.c.status == DeliveryStatus.SENDING.value)
+                    .values(lease_until=now + timedelta(seconds=lease_seconds))
+                ).rowcount
+            )
 
     def release(self, *, owner: str, items: list[tuple[Claimed, datetime]]) -> None:
         """Hand claimed deliveries back unsent, due again at the given time (rate limits)."""
@@ -140,17 +166,34 @@ class ClaimVerbs(StoreBase):
         with self.tx() as conn:
             conn.execute(
                 update(_dlv)
-                .where(_dlv.c.id == bindparam("b_id"), _dlv.c.leased_by == owner,
-                       _dlv.c.status == DeliveryStatus.SENDING.value)
-                .values(status=DeliveryStatus.PENDING.value, next_attempt_at=bindparam("b_next"),
-                        lease_until=None, leased_by=None, updated_at=now),
+                .where(
+                    _dlv.c.id == bindparam("b_id"),
+                    _dlv.c.leased_by == owner,
+                    _dlv.c.status == DeliveryStatus.SENDING.value,
+                )
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    next_attempt_at=bindparam("b_next"),
+                    lease_until=None,
+                    leased_by=None,
+                    updated_at=now,
+                ),
                 [{"b_id": c.id, "b_next": when} for c, when in items],
             )
-            conn.execute(insert(_chg), [
-                {"delivery_id": c.id, "tenant_id": c.tenant_id, "destination_id": c.destination_id,
-                 "status": DeliveryStatus.PENDING.value, "attempt_count": c.attempt_count, "at": now}
-                for c, _ in items
-            ])
+            conn.execute(
+                insert(_chg),
+                [
+                    {
+                        "delivery_id": c.id,
+                        "tenant_id": c.tenant_id,
+                        "destination_id": c.destination_id,
+                        "status": DeliveryStatus.PENDING.value,
+                        "attempt_count": c.attempt_count,
+                        "at": now,
+                    }
+                    for c, _ in items
+                ],
+            )
 
     def record_attempts(
         self, *, owner: str, records: list[AttemptRecord], auto_disable_after: timedelta | None
@@ -165,67 +208,118 @@ class ClaimVerbs(StoreBase):
                 update(_dlv)
                 .where(_dlv.c.id == bindparam("b_id"), _dlv.c.leased_by == owner)
                 .values(
-                    status=bindparam("b_status"), attempt_count=bindparam("b_number"),
-                    next_attempt_at=bindparam("b_next"), lease_until=None, leased_by=None,
-                    last_status_code=bindparam("b_code"), last_error=bindparam("b_error"),
-                    updated_at=now, completed_at=bindparam("b_completed"),
+                    status=bindparam("b_status"),
+                    attempt_count=bindparam("b_number"),
+                    next_attempt_at=bindparam("b_next"),
+                    lease_until=None,
+                    leased_by=None,
+                    last_status_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    updated_at=now,
+                    completed_at=bindparam("b_completed"),
                 ),
-                [{
-                    "b_id": r.delivery_id, "b_status": r.status.value, "b_number": r.number,
-                    "b_next": r.next_attempt_at, "b_code": r.status_code, "b_error": r.error,
-                    "b_completed": None if r.status is DeliveryStatus.PENDING else now,
-                } for r in records],
+                [
+                    {
+                        "b_id": r.delivery_id,
+                        "b_status": r.status.value,
+                        "b_number": r.number,
+                        "b_next": r.next_attempt_at,
+                        "b_code": r.status_code,
+                        "b_error": r.error,
+                        "b_completed": None if r.status is DeliveryStatus.PENDING else now,
+                    }
+                    for r in records
+                ],
             )
-            conn.execute(insert(_chg), [
-                {"delivery_id": r.delivery_id, "tenant_id": r.tenant_id,
-                 "destination_id": r.destination_id, "status": r.status.value,
-                 "attempt_count": r.number, "at": now}
-                for r in records
-            ])
+            conn.execute(
+                insert(_chg),
+                [
+                    {
+                        "delivery_id": r.delivery_id,
+                        "tenant_id": r.tenant_id,
+                        "destination_id": r.destination_id,
+                        "status": r.status.value,
+                        "attempt_count": r.number,
+                        "at": now,
+                    }
+                    for r in records
+                ],
+            )
             self._destination_effects(conn, records, now, auto_disable_after)
 
     def _destination_effects(
-        self, conn: Connection, records: list[AttemptRecord], now: datetime,
+        self,
+        conn: Connection,
+        records: list[AttemptRecord],
+        now: datetime,
         auto_disable_after: timedelta | None,
     ) -> None:
         ok = {r.destination_id for r in records if r.outcome == "success"}
         failing = {r.destination_id for r in records if r.outcome != "success"} - ok
         if ok:
-            conn.execute(update(_dst).where(_dst.c.id.in_(ok), _dst.c.failing_since.is_not(None))
-                         .values(failing_since=None))
+            conn.execute(
+                update(_dst)
+                .where(_dst.c.id.in_(ok), _dst.c.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
         if failing:
-            conn.execute(update(_dst).where(_dst.c.id.in_(failing), _dst.c.failing_since.is_(None))
-                         .values(failing_since=now))
+            conn.execute(
+                update(_dst)
+                .where(_dst.c.id.in_(failing), _dst.c.failing_since.is_(None))
+                .values(failing_since=now)
+            )
             if auto_disable_after is not None:
                 conn.execute(
-                    update(_dst).where(
-                        _dst.c.id.in_(failing), _dst.c.status == DestinationStatus.ACTIVE.value,
-                        _dst.c.failing_since <= now - auto_disable_after)
-                    .values(status=DestinationStatus.DISABLED.value, disabled_at=now,
-                            disabled_reason=f"every attempt failed for {_span(auto_disable_after)}",
-                            version=_dst.c.version + 1, updated_at=now))
+                    update(_dst)
+                    .where(
+                        _dst.c.id.in_(failing),
+                        _dst.c.status == DestinationStatus.ACTIVE.value,
+                        _dst.c.failing_since <= now - auto_disable_after,
+                    )
+                    .values(
+                        status=DestinationStatus.DISABLED.value,
+                        disabled_at=now,
+                        disabled_reason=f"every attempt failed for {_span(auto_disable_after)}",
+                        version=_dst.c.version + 1,
+                        updated_at=now,
+                    )
+                )
         for r in records:
             if r.disable_reason is None:
                 continue
             values: dict[str, Any] = {
-                "status": DestinationStatus.DISABLED.value, "disabled_reason": r.disable_reason,
-                "disabled_at": now, "version": _dst.c.version + 1, "updated_at": now,
+                "status": DestinationStatus.DISABLED.value,
+                "disabled_reason": r.disable_reason,
+                "disabled_at": now,
+                "version": _dst.c.version + 1,
+                "updated_at": now,
             }
             if r.remove_destination:
                 values["deleted_at"] = now
-            changed = conn.execute(update(_dst).where(
-                _dst.c.id == r.destination_id, _dst.c.deleted_at.is_(None)).values(**values))
+            changed = conn.execute(
+                update(_dst)
+                .where(_dst.c.id == r.destination_id, _dst.c.deleted_at.is_(None))
+                .values(**values)
+            )
             if r.remove_destination and changed.rowcount:
                 cancel_pending(conn, r.destination_id, now)
 
 
 def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
     return {
-        "id": r.id, "delivery_id": r.delivery_id, "destination_id": r.destination_id,
-        "number": r.number, "started_at": r.started_at, "duration_ms": r.duration_ms,
-        "status_code": r.status_code, "request_url": r.request_url,
-        "request_headers": r.request_headers, "response_headers": r.response_headers,
-        "response_body": r.response_body, "error_class": r.error_class, "error": r.error,
+        "id": r.id,
+        "delivery_id": r.delivery_id,
+        "destination_id": r.destination_id,
+        "number": r.number,
+        "started_at": r.started_at,
+        "duration_ms": r.duration_ms,
+        "status_code": r.status_code,
+        "request_url": r.request_url,
+        "request_headers": r.request_headers,
+        "response_headers": r.response_headers,
+        "response_body": r.response_body,
+        "error_class": r.error_class,
+        "error": r.error,
         "outcome": r.outcome,
     }
 

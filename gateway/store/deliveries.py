@@ -34,9 +34,12 @@ class DeliveryFilter:
 
     def where(self, query: Select[Any]) -> Select[Any]:
         for column, value in (
-            (_dlv.c.tenant_id, self.tenant_id), (_dlv.c.destination_id, self.destination_id),
-            (_dlv.c.event_id, self.event_id), (_dlv.c.status, self.status),
-            (_dlv.c.is_test, self.is_test), (_dlv.c.connector, self.connector),
+            (_dlv.c.tenant_id, self.tenant_id),
+            (_dlv.c.destination_id, self.destination_id),
+            (_dlv.c.event_id, self.event_id),
+            (_dlv.c.status, self.status),
+            (_dlv.c.is_test, self.is_test),
+            (_dlv.c.connector, self.connector),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -59,7 +62,9 @@ class DeliveryVerbs(EventVerbs):
             ).all()
         return [row_dict(r) for r in rows], int(total)
 
-    def iter_deliveries(self, flt: DeliveryFilter, *, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_deliveries(
+        self, flt: DeliveryFilter, *, chunk: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         """Every matching delivery, newest first, read in keyset chunks (CSV export)."""
         after: str | None = None
         while True:
@@ -85,7 +90,8 @@ class DeliveryVerbs(EventVerbs):
             return {}
         with self.read() as conn:
             rows = conn.execute(
-                select(_att).where(_att.c.delivery_id.in_(delivery_ids))
+                select(_att)
+                .where(_att.c.delivery_id.in_(delivery_ids))
                 .order_by(_att.c.delivery_id, _att.c.number)
             ).all()
         out: dict[str, list[dict[str, Any]]] = {d: [] for d in delivery_ids}
@@ -105,12 +111,19 @@ class DeliveryVerbs(EventVerbs):
         original = self.get_delivery(delivery_id)
         destination = self.get_destination(original["destination_id"], include_deleted=True)
         if destination["deleted_at"] is not None:
-            raise ConflictError(f"destination {destination['id']} was deleted; nothing to replay to")
+            raise ConflictError(
+                f"destination {destination['id']} was deleted; nothing to replay to"
+            )
         now = self.clock()
         row = delivery_values(
-            event_id=original["event_id"], tenant_id=original["tenant_id"],
-            event_type=original["event_type"], destination=destination, now=now,
-            trigger=DeliveryTrigger.REPLAY, is_test=original["is_test"], replay_of=delivery_id,
+            event_id=original["event_id"],
+            tenant_id=original["tenant_id"],
+            event_type=original["event_type"],
+            destination=destination,
+            now=now,
+            trigger=DeliveryTrigger.REPLAY,
+            is_test=original["is_test"],
+            replay_of=delivery_id,
         )
         with self.tx() as conn:
             insert_deliveries(conn, [row], now)
@@ -123,12 +136,24 @@ class DeliveryVerbs(EventVerbs):
         now = self.clock()
         event_id = ids.new_id(ids.EVENT)
         row = delivery_values(
-            event_id=event_id, tenant_id=destination["tenant_id"], event_type=event_type,
-            destination=destination, now=now, trigger=DeliveryTrigger.TEST, is_test=True,
+            event_id=event_id,
+            tenant_id=destination["tenant_id"],
+            event_type=event_type,
+            destination=destination,
+            now=now,
+            trigger=DeliveryTrigger.TEST,
+            is_test=True,
         )
         with self.tx() as conn:
-            conn.execute(insert(_evt).values(
-                id=event_id, tenant_id=destination["tenant_id"], type=event_type, data=data,
-                origin="test", created_at=now))
+            conn.execute(
+                insert(_evt).values(
+                    id=event_id,
+                    tenant_id=destination["tenant_id"],
+                    type=event_type,
+                    data=data,
+                    origin="test",
+                    created_at=now,
+                )
+            )
             insert_deliveries(conn, [row], now)
         return self.get_delivery(row["id"])

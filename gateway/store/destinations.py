@@ -26,8 +26,18 @@ _chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
 
 # Fields a PATCH may change (snake_case); secrets and credentials are sealed separately.
 PATCHABLE = {
-    "name", "url", "event_types", "filter", "headers", "options", "retry_schedule",
-    "timeout_seconds", "rate_limit_per_second", "ordered", "output_schema", "credentials",
+    "name",
+    "url",
+    "event_types",
+    "filter",
+    "headers",
+    "options",
+    "retry_schedule",
+    "timeout_seconds",
+    "rate_limit_per_second",
+    "ordered",
+    "output_schema",
+    "credentials",
 }
 
 
@@ -64,7 +74,9 @@ class DestinationVerbs(StoreBase):
             conn.execute(insert(_dst).values(**row))
         return self.get_destination(row["id"]), consumer_secret(secret)
 
-    def get_destination(self, destination_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
+    def get_destination(
+        self, destination_id: str, *, include_deleted: bool = False
+    ) -> dict[str, Any]:
         query = select(_dst).where(_dst.c.id == destination_id)
         if not include_deleted:
             query = query.where(_dst.c.deleted_at.is_(None))
@@ -75,8 +87,14 @@ class DestinationVerbs(StoreBase):
         return row_dict(row)
 
     def list_destinations(
-        self, *, tenant_id: str | None, page: int, page_size: int,
-        connector: str | None = None, url: str | None = None, event_type: str | None = None,
+        self,
+        *,
+        tenant_id: str | None,
+        page: int,
+        page_size: int,
+        connector: str | None = None,
+        url: str | None = None,
+        event_type: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         cond = [_dst.c.deleted_at.is_(None)]
         if tenant_id is not None:
@@ -129,8 +147,13 @@ class DestinationVerbs(StoreBase):
             result = conn.execute(
                 update(_dst)
                 .where(_dst.c.id == destination_id, _dst.c.deleted_at.is_(None))
-                .values(deleted_at=now, status=DestinationStatus.DISABLED.value,
-                        disabled_reason="deleted", updated_at=now, version=_dst.c.version + 1)
+                .values(
+                    deleted_at=now,
+                    status=DestinationStatus.DISABLED.value,
+                    disabled_reason="deleted",
+                    updated_at=now,
+                    version=_dst.c.version + 1,
+                )
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"destination {destination_id} not found")
@@ -143,21 +166,35 @@ class DestinationVerbs(StoreBase):
         keys = [k for k in self.box.open(current["secrets_enc"]) if not _expired(k, now)]
         new = new_secret(SigningAlgorithm(current["signing"]))
         old = keys[0]["secret"]
-        rotated = [{"secret": new, "expiresAt": None},
-                   {"secret": old, "expiresAt": (now + ROTATION_OVERLAP).isoformat()}]
+        rotated = [
+            {"secret": new, "expiresAt": None},
+            {"secret": old, "expiresAt": (now + ROTATION_OVERLAP).isoformat()},
+        ]
         with self.tx() as conn:
-            conn.execute(update(_dst).where(_dst.c.id == destination_id).values(
-                secrets_enc=self.box.seal(rotated), updated_at=now, version=_dst.c.version + 1))
+            conn.execute(
+                update(_dst)
+                .where(_dst.c.id == destination_id)
+                .values(
+                    secrets_enc=self.box.seal(rotated), updated_at=now, version=_dst.c.version + 1
+                )
+            )
         return self.get_destination(destination_id), consumer_secret(new)
 
     def set_destination_status(
-        self, destination_id: str, status: DestinationStatus, reason: str | None = None,
-        *, remove: bool = False,
+        self,
+        destination_id: str,
+        status: DestinationStatus,
+        reason: str | None = None,
+        *,
+        remove: bool = False,
     ) -> dict[str, Any]:
         """Enable (held deliveries resume, oldest first, now) or disable with a reason."""
         now = self.clock()
-        values: dict[str, Any] = {"status": status.value, "updated_at": now,
-                                  "version": _dst.c.version + 1}
+        values: dict[str, Any] = {
+            "status": status.value,
+            "updated_at": now,
+            "version": _dst.c.version + 1,
+        }
         if status is DestinationStatus.ACTIVE:
             values.update(disabled_reason=None, disabled_at=None, failing_since=None)
         else:
@@ -166,18 +203,24 @@ class DestinationVerbs(StoreBase):
             values["deleted_at"] = now
         with self.tx() as conn:
             result = conn.execute(
-                update(_dst).where(_dst.c.id == destination_id, _dst.c.deleted_at.is_(None))
-                .values(**values))
+                update(_dst)
+                .where(_dst.c.id == destination_id, _dst.c.deleted_at.is_(None))
+                .values(**values)
+            )
             if result.rowcount != 1:
                 raise NotFoundError(f"destination {destination_id} not found")
             if status is DestinationStatus.ACTIVE:
                 # Catch-up: held deliveries become due now; the claim orders by next_attempt_at
                 # then id, so the oldest go first.
-                conn.execute(update(_dlv).where(
-                    _dlv.c.destination_id == destination_id,
-                    _dlv.c.status == DeliveryStatus.PENDING.value,
-                    _dlv.c.next_attempt_at > now,
-                ).values(next_attempt_at=now))
+                conn.execute(
+                    update(_dlv)
+                    .where(
+                        _dlv.c.destination_id == destination_id,
+                        _dlv.c.status == DeliveryStatus.PENDING.value,
+                        _dlv.c.next_attempt_at > now,
+                    )
+                    .values(next_attempt_at=now)
+                )
             if remove:
                 cancel_pending(conn, destination_id, now)
         return self.get_destination(destination_id, include_deleted=remove)
@@ -185,12 +228,19 @@ class DestinationVerbs(StoreBase):
     def destination_view(self, row: dict[str, Any]) -> DestinationView:
         now = self.clock()
         keys = tuple(
-            SigningKey(k["secret"], datetime.fromisoformat(k["expiresAt"]) if k["expiresAt"] else None)
-            for k in self.box.open(row["secrets_enc"]) if not _expired(k, now)
+            SigningKey(
+                k["secret"], datetime.fromisoformat(k["expiresAt"]) if k["expiresAt"] else None
+            )
+            for k in self.box.open(row["secrets_enc"])
+            if not _expired(k, now)
         )
         return DestinationView(
-            id=row["id"], tenant_id=row["tenant_id"], connector=row["connector"], url=row["url"],
-            signing=SigningAlgorithm(row["signing"]), keys=keys,
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            connector=row["connector"],
+            url=row["url"],
+            signing=SigningAlgorithm(row["signing"]),
+            keys=keys,
             headers=dict(row["headers"] or {}),
             credentials=dict(self.box.open(row["credentials_enc"]) or {}),
             options=dict(row["options"] or {}),
@@ -206,10 +256,16 @@ class DestinationVerbs(StoreBase):
 
     def subscribed_destinations(self, conn: Any, tenant_ids: set[str]) -> list[dict[str, Any]]:
         """Every non-deleted destination of these tenants (fan-out matches them in Python)."""
-        rows = conn.execute(select(
-            _dst.c.id, _dst.c.tenant_id, _dst.c.connector, _dst.c.event_types, _dst.c.filter,
-            _dst.c.status,
-        ).where(and_(_dst.c.tenant_id.in_(tenant_ids), _dst.c.deleted_at.is_(None)))).all()
+        rows = conn.execute(
+            select(
+                _dst.c.id,
+                _dst.c.tenant_id,
+                _dst.c.connector,
+                _dst.c.event_types,
+                _dst.c.filter,
+                _dst.c.status,
+            ).where(and_(_dst.c.tenant_id.in_(tenant_ids), _dst.c.deleted_at.is_(None)))
+        ).all()
         return [row_dict(r) for r in rows]
 
 
@@ -221,16 +277,29 @@ def cancel_pending(conn: Any, destination_id: str, now: datetime) -> None:
     """Cancel a destination's pending deliveries (deleted or unsubscribed); rows are kept."""
     cancelled = conn.execute(
         update(_dlv)
-        .where(_dlv.c.destination_id == destination_id,
-               _dlv.c.status == DeliveryStatus.PENDING.value)
-        .values(status=DeliveryStatus.CANCELLED.value, updated_at=now, completed_at=now,
-                next_attempt_at=None)
+        .where(
+            _dlv.c.destination_id == destination_id, _dlv.c.status == DeliveryStatus.PENDING.value
+        )
+        .values(
+            status=DeliveryStatus.CANCELLED.value,
+            updated_at=now,
+            completed_at=now,
+            next_attempt_at=None,
+        )
         .returning(_dlv.c.id, _dlv.c.tenant_id, _dlv.c.attempt_count)
     ).all()
     if cancelled:
-        conn.execute(insert(_chg), [
-            {"delivery_id": r.id, "tenant_id": r.tenant_id, "destination_id": destination_id,
-             "status": DeliveryStatus.CANCELLED.value, "attempt_count": r.attempt_count,
-             "at": now}
-            for r in cancelled
-        ])
+        conn.execute(
+            insert(_chg),
+            [
+                {
+                    "delivery_id": r.id,
+                    "tenant_id": r.tenant_id,
+                    "destination_id": destination_id,
+                    "status": DeliveryStatus.CANCELLED.value,
+                    "attempt_count": r.attempt_count,
+                    "at": now,
+                }
+                for r in cancelled
+            ],
+        )

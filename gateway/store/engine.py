@@ -24,7 +24,7 @@ def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

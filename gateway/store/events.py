@@ -40,31 +40,56 @@ class IntakeResult:
 
 
 def delivery_values(
-    *, event_id: str, tenant_id: str, event_type: str, destination: dict[str, Any],
-    now: datetime, trigger: DeliveryTrigger = DeliveryTrigger.EVENT, is_test: bool = False,
-    replay_of: str | None = None, replay_id: str | None = None, delivery_id: str | None = None,
+    *,
+    event_id: str,
+    tenant_id: str,
+    event_type: str,
+    destination: dict[str, Any],
+    now: datetime,
+    trigger: DeliveryTrigger = DeliveryTrigger.EVENT,
+    is_test: bool = False,
+    replay_of: str | None = None,
+    replay_id: str | None = None,
+    delivery_id: str | None = None,
 ) -> dict[str, Any]:
     return {
-        "id": delivery_id or ids.new_id(ids.DELIVERY), "tenant_id": tenant_id,
-        "event_id": event_id, "event_type": event_type, "destination_id": destination["id"],
-        "connector": destination["connector"], "status": DeliveryStatus.PENDING.value,
-        "attempt_count": 0, "next_attempt_at": now, "is_test": is_test,
-        "trigger": trigger.value, "replay_of": replay_of, "replay_id": replay_id,
-        "created_at": now, "updated_at": now,
+        "id": delivery_id or ids.new_id(ids.DELIVERY),
+        "tenant_id": tenant_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "destination_id": destination["id"],
+        "connector": destination["connector"],
+        "status": DeliveryStatus.PENDING.value,
+        "attempt_count": 0,
+        "next_attempt_at": now,
+        "is_test": is_test,
+        "trigger": trigger.value,
+        "replay_of": replay_of,
+        "replay_id": replay_id,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
     """Bulk-insert deliveries and their first change rows (``pending``)."""
     for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start:start + INSERT_CHUNK]
+        chunk = rows[start : start + INSERT_CHUNK]
         conn.execute(insert(_dlv), chunk)
-        conn.execute(insert(_chg), [
-            {"delivery_id": r["id"], "tenant_id": r["tenant_id"],
-             "destination_id": r["destination_id"], "status": r["status"],
-             "attempt_count": 0, "at": now}
-            for r in chunk
-        ])
+        conn.execute(
+            insert(_chg),
+            [
+                {
+                    "delivery_id": r["id"],
+                    "tenant_id": r["tenant_id"],
+                    "destination_id": r["destination_id"],
+                    "status": r["status"],
+                    "attempt_count": 0,
+                    "at": now,
+                }
+                for r in chunk
+            ],
+        )
 
 
 class EventVerbs(DestinationVerbs):
@@ -81,12 +106,24 @@ class EventVerbs(DestinationVerbs):
             fresh = [items[i] for i in first_seen.values()]
             inserted: set[str] = set()
             for start in range(0, len(fresh), INSERT_CHUNK):
-                chunk = fresh[start:start + INSERT_CHUNK]
-                stmt = insert_ignore(conn, _evt).values([
-                    {"id": e.id, "tenant_id": e.tenant_id, "type": e.type, "data": e.data,
-                     "origin": e.origin, "created_at": now}
-                    for e in chunk
-                ]).returning(_evt.c.id)
+                chunk = fresh[start : start + INSERT_CHUNK]
+                stmt = (
+                    insert_ignore(conn, _evt)
+                    .values(
+                        [
+                            {
+                                "id": e.id,
+                                "tenant_id": e.tenant_id,
+                                "type": e.type,
+                                "data": e.data,
+                                "origin": e.origin,
+                                "created_at": now,
+                            }
+                            for e in chunk
+                        ]
+                    )
+                    .returning(_evt.c.id)
+                )
                 inserted.update(conn.execute(stmt).scalars())
             created = [e for e in fresh if e.id in inserted]
             deliveries = self._fan_out(conn, created, now)
@@ -95,9 +132,15 @@ class EventVerbs(DestinationVerbs):
                 by_event.setdefault(d["event_id"], []).append(d["id"])
             dup_ids = [e.id for e in items if e.id not in inserted]
             existing = self._event_delivery_ids(conn, [str(i) for i in dup_ids])
-            owners: dict[str, str] = dict(conn.execute(
-                select(_evt.c.id, _evt.c.tenant_id).where(_evt.c.id.in_(dup_ids))).all()
-            ) if dup_ids else {}
+            owners: dict[str, str] = (
+                dict(
+                    conn.execute(
+                        select(_evt.c.id, _evt.c.tenant_id).where(_evt.c.id.in_(dup_ids))
+                    ).all()
+                )
+                if dup_ids
+                else {}
+            )
         for index, item in enumerate(items):
             result = results[index]
             first = items[first_seen[str(item.id)]]
@@ -112,18 +155,29 @@ class EventVerbs(DestinationVerbs):
                 result.delivery_ids = existing.get(str(item.id), by_event.get(str(item.id), []))
         return results
 
-    def _fan_out(self, conn: Connection, events: list[EventIn], now: datetime) -> list[dict[str, Any]]:
+    def _fan_out(
+        self, conn: Connection, events: list[EventIn], now: datetime
+    ) -> list[dict[str, Any]]:
         if not events:
             return []
         destinations = self.subscribed_destinations(conn, {e.tenant_id for e in events})
         rows = []
         for event in events:
             for dst in destinations:
-                if (dst["tenant_id"] == event.tenant_id and subscribes(dst["event_types"], event.type)
-                        and filter_matches(dst["filter"], event.data)):
-                    rows.append(delivery_values(
-                        event_id=str(event.id), tenant_id=event.tenant_id, event_type=event.type,
-                        destination=dst, now=now))
+                if (
+                    dst["tenant_id"] == event.tenant_id
+                    and subscribes(dst["event_types"], event.type)
+                    and filter_matches(dst["filter"], event.data)
+                ):
+                    rows.append(
+                        delivery_values(
+                            event_id=str(event.id),
+                            tenant_id=event.tenant_id,
+                            event_type=event.type,
+                            destination=dst,
+                            now=now,
+                        )
+                    )
         insert_deliveries(conn, rows, now)
         return rows
 
@@ -155,7 +209,12 @@ class EventVerbs(DestinationVerbs):
         return {r.id: row_dict(r) for r in rows}
 
     def recent_events(
-        self, *, tenant_id: str, event_type: str, limit: int, since: datetime | None = None,
+        self,
+        *,
+        tenant_id: str,
+        event_type: str,
+        limit: int,
+        since: datetime | None = None,
         include_test: bool = False,
     ) -> list[dict[str, Any]]:
         """Newest first (polling triggers and samples)."""
@@ -166,7 +225,9 @@ class EventVerbs(DestinationVerbs):
             cond.append(_evt.c.origin != "test")
         with self.read() as conn:
             rows = conn.execute(
-                select(_evt).where(*cond).order_by(_evt.c.created_at.desc(), _evt.c.id.desc())
+                select(_evt)
+                .where(*cond)
+                .order_by(_evt.c.created_at.desc(), _evt.c.id.desc())
                 .limit(limit)
             ).all()
         return [row_dict(r) for r in rows]

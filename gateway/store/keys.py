@@ -33,15 +33,23 @@ def hash_key(key: str) -> str:
 
 
 class KeyVerbs(StoreBase):
-    def create_api_key(self, *, tenant_id: str | None, name: str, is_admin: bool) -> tuple[str, str]:
+    def create_api_key(
+        self, *, tenant_id: str | None, name: str, is_admin: bool
+    ) -> tuple[str, str]:
         """Returns ``(key_id, key)``; only the hash is stored."""
         key_id = ids.new_id(ids.KEY)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.tx() as conn:
-            conn.execute(insert(_keys).values(
-                id=key_id, tenant_id=tenant_id, name=name, key_hash=hash_key(key),
-                is_admin=is_admin, created_at=self.clock(),
-            ))
+            conn.execute(
+                insert(_keys).values(
+                    id=key_id,
+                    tenant_id=tenant_id,
+                    name=name,
+                    key_hash=hash_key(key),
+                    is_admin=is_admin,
+                    created_at=self.clock(),
+                )
+            )
         return key_id, key
 
     def find_api_key(self, key: str) -> Principal | None:

@@ -29,19 +29,22 @@ class OpsVerbs(StoreBase):
         """True for exactly one caller per (job, tick), across processes."""
         with self.tx() as conn:
             inserted = conn.execute(
-                insert_ignore(conn, _tick).values(job=job, tick=tick, owner=owner, at=self.clock())
+                insert_ignore(conn, _tick)
+                .values(job=job, tick=tick, owner=owner, at=self.clock())
                 .returning(_tick.c.tick)
             ).first()
             if inserted is not None and tick % 100 == 0:
-                conn.execute(delete(_tick).where(_tick.c.job == job,
-                                                 _tick.c.tick < tick - TICK_RETENTION))
+                conn.execute(
+                    delete(_tick).where(_tick.c.job == job, _tick.c.tick < tick - TICK_RETENTION)
+                )
         return inserted is not None
 
     def beat(self, owner: str, role: str) -> None:
         with self.tx() as conn:
             now = self.clock()
-            changed = conn.execute(update(_beat).where(_beat.c.owner == owner)
-                                   .values(at=now, role=role)).rowcount
+            changed = conn.execute(
+                update(_beat).where(_beat.c.owner == owner).values(at=now, role=role)
+            ).rowcount
             if not changed:
                 conn.execute(insert_ignore(conn, _beat).values(owner=owner, role=role, at=now))
 
@@ -62,8 +65,9 @@ class OpsVerbs(StoreBase):
 
     def save_cursor(self, tenant_id: str, **values: Any) -> None:
         with self.tx() as conn:
-            changed = conn.execute(update(_cur).where(_cur.c.tenant_id == tenant_id)
-                                   .values(**values)).rowcount
+            changed = conn.execute(
+                update(_cur).where(_cur.c.tenant_id == tenant_id).values(**values)
+            ).rowcount
             if not changed:
                 conn.execute(insert_ignore(conn, _cur).values(tenant_id=tenant_id, **values))
 
@@ -72,9 +76,12 @@ class OpsVerbs(StoreBase):
         self, *, tenant_id: str, kind: str, secret: str | None, config: dict[str, Any] | None
     ) -> dict[str, Any]:
         row = {
-            "id": ids.new_id(ids.SOURCE), "tenant_id": tenant_id, "kind": kind,
+            "id": ids.new_id(ids.SOURCE),
+            "tenant_id": tenant_id,
+            "kind": kind,
             "secret_enc": self.box.seal(secret) if secret else None,
-            "config_enc": self.box.seal(config) if config else None, "created_at": self.clock(),
+            "config_enc": self.box.seal(config) if config else None,
+            "created_at": self.clock(),
         }
         with self.tx() as conn:
             conn.execute(_src.insert().values(**row))

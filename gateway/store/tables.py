@@ -73,7 +73,9 @@ class DestinationRow(SQLModel, table=True):
     event_types: list[str] = _json(nullable=False)
     filter: dict[str, Any] | None = _json()
     signing: str = "hmac-sha256"
-    secrets_enc: str = Field(sa_column=Column(Text, nullable=False))  # Fernet(JSON [{secret, expiresAt}])
+    secrets_enc: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # Fernet(JSON [{secret, expiresAt}])
     headers: dict[str, str] | None = _json()
     credentials_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON object)
     options: dict[str, Any] | None = _json()
@@ -159,7 +161,9 @@ class DeliveryChangeRow(SQLModel, table=True):
     """Append-only log of delivery status changes: the SSE stream's source (resumable by seq)."""
 
     __tablename__ = "delivery_changes"
-    seq: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    seq: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
     delivery_id: str
     tenant_id: str = Field(index=True)
     destination_id: str
@@ -174,7 +178,9 @@ class SourceRow(SQLModel, table=True):
     tenant_id: str = Field(index=True)
     kind: str  # typeform | qualtrics
     secret_enc: str | None = Field(default=None, sa_column=Column(Text))
-    config_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON qualtrics cfg)
+    config_enc: str | None = Field(
+        default=None, sa_column=Column(Text)
+    )  # Fernet(JSON qualtrics cfg)
     created_at: datetime = _ts(nullable=False)
 
 

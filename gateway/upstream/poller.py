@@ -55,14 +55,18 @@ def safe_cursor(tasks: list[Task], done: int, previous: str | None) -> str | Non
 
 
 class Poller:
-    def __init__(self, store: Store, settings: Settings, http: httpx.AsyncClient,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        rng: random.Random | None = None,
+    ) -> None:
         assert settings.person_api_base_url and settings.person_api_key
         self.store = store
         self.settings = settings
         self.base_url = settings.person_api_base_url.rstrip("/")
-        self.client = PersonRunClient(http, base_url=self.base_url,
-                                      api_key=settings.person_api_key)
+        self.client = PersonRunClient(http, base_url=self.base_url, api_key=settings.person_api_key)
         self.rng = rng or random.Random()
         self.on_events: list[Any] = []  # callbacks after new events (wake the worker)
 
@@ -70,8 +74,9 @@ class Poller:
         configured = self.settings.tenant_ids()
         if configured:
             return configured
-        rows, _ = await asyncio.to_thread(self.store.list_destinations, tenant_id=None, page=1,
-                                          page_size=100)
+        rows, _ = await asyncio.to_thread(
+            self.store.list_destinations, tenant_id=None, page=1, page_size=100
+        )
         return sorted({r["tenant_id"] for r in rows})
 
     async def poll_all(self) -> list[PollReport]:
@@ -89,28 +94,37 @@ class Poller:
             tasks = await self._list(tenant_id, position)
             report.seen = len(tasks)
             for start in range(0, len(tasks), CHUNK):
-                chunk = tasks[start:start + CHUNK]
+                chunk = tasks[start : start + CHUNK]
                 report.created += await self._ingest(tenant_id, chunk)
                 position = safe_cursor(tasks, start + len(chunk), position)
                 await asyncio.to_thread(self.store.save_cursor, tenant_id, updated_after=position)
         except UpstreamError as exc:
             await self._failed(tenant_id, cursor, exc)
             return report
-        await asyncio.to_thread(self.store.save_cursor, tenant_id, updated_after=position,
-                                last_success_at=self.store.clock(), failures=0,
-                                backoff_until=None)
+        await asyncio.to_thread(
+            self.store.save_cursor,
+            tenant_id,
+            updated_after=position,
+            last_success_at=self.store.clock(),
+            failures=0,
+            backoff_until=None,
+        )
         if report.created:
             for callback in self.on_events:
                 callback()
-            log.info("person.run poll: %d new task.completed events", report.created,
-                     extra={"tenant_id": tenant_id})
+            log.info(
+                "person.run poll: %d new task.completed events",
+                report.created,
+                extra={"tenant_id": tenant_id},
+            )
         return report
 
     async def _list(self, tenant_id: str, position: str | None) -> list[Task]:
         tasks: dict[str, Task] = {}
         for page in range(1, MAX_PAGES_PER_POLL + 1):
             result = await self.client.list_completed_tasks(
-                tenant_id, updated_after=position, page=page, page_size=PAGE_SIZE)
+                tenant_id, updated_after=position, page=page, page_size=PAGE_SIZE
+            )
             for task in result.items:
                 if task.status == "completed":
                     tasks[task.id] = task
@@ -124,12 +138,19 @@ class Poller:
         async def build(task: Task) -> EventIn:
             async with limit:
                 results, turns, scores = await asyncio.gather(
-                    self.client.get_results(task.id), self.client.get_turns(task.id),
-                    self.client.get_scores(task.id))
+                    self.client.get_results(task.id),
+                    self.client.get_turns(task.id),
+                    self.client.get_scores(task.id),
+                )
             data = task_event_data(task, results, turns, scores, base_url=self.base_url)
             data["provenance"] = {"synthetic": True, "generator": "person.run", "source": "poller"}
-            return EventIn(id=task_event_id(tenant_id, task.id), tenant_id=tenant_id,
-                           type="task.completed", data=data, origin="poller")
+            return EventIn(
+                id=task_event_id(tenant_id, task.id),
+                tenant_id=tenant_id,
+                type="task.completed",
+                data=data,
+                origin="poller",
+            )
 
         events = await asyncio.gather(*(build(t) for t in tasks))
         results = await asyncio.to_thread(self.store.ingest_events, list(events))
@@ -142,11 +163,21 @@ class Poller:
         else:
             wait = min(MAX_BACKOFF_SECONDS, 2.0 ** min(failures, 10)) * self.rng.uniform(0.8, 1.2)
         now = self.store.clock()
-        log.warning("person.run poll failed for tenant %s (%s); next try in %.0f s",
-                    tenant_id, exc.message, wait, extra={"tenant_id": tenant_id})
+        log.warning(
+            "person.run poll failed for tenant %s (%s); next try in %.0f s",
+            tenant_id,
+            exc.message,
+            wait,
+            extra={"tenant_id": tenant_id},
+        )
         await asyncio.to_thread(
-            self.store.save_cursor, tenant_id, last_error=exc.message, last_error_at=now,
-            failures=failures, backoff_until=now + timedelta(seconds=wait))
+            self.store.save_cursor,
+            tenant_id,
+            last_error=exc.message,
+            last_error_at=now,
+            failures=failures,
+            backoff_until=now + timedelta(seconds=wait),
+        )
 
 
 def upstream_health(store: Store, settings: Settings) -> dict[str, Any]:
@@ -154,8 +185,12 @@ def upstream_health(store: Store, settings: Settings) -> dict[str, Any]:
     if not (settings.person_api_base_url and settings.person_api_key):
         return {"status": "disabled", "reason": "PERSON_API_BASE_URL / PERSON_API_KEY not set"}
     cursors = store.all_cursors()
-    failing = [c for c in cursors if c["last_error_at"] and (
-        c["last_success_at"] is None or c["last_error_at"] > c["last_success_at"])]
+    failing = [
+        c
+        for c in cursors
+        if c["last_error_at"]
+        and (c["last_success_at"] is None or c["last_error_at"] > c["last_success_at"])
+    ]
     last_ok = max((c["last_success_at"] for c in cursors if c["last_success_at"]), default=None)
     body: dict[str, Any] = {
         "status": "failing" if failing else ("ok" if last_ok else "starting"),
@@ -164,8 +199,12 @@ def upstream_health(store: Store, settings: Settings) -> dict[str, Any]:
     }
     if failing:
         worst = max(failing, key=lambda c: c["last_error_at"])
-        body.update(lastError=worst["last_error"], lastErrorAt=_iso(worst["last_error_at"]),
-                    failures=worst["failures"], tenantId=worst["tenant_id"])
+        body.update(
+            lastError=worst["last_error"],
+            lastErrorAt=_iso(worst["last_error_at"]),
+            failures=worst["failures"],
+            tenantId=worst["tenant_id"],
+        )
     return body
 
 

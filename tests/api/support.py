@@ -26,8 +26,9 @@ DEAD_URL = "http://127.0.0.1:9/"
 
 
 @contextmanager
-def module_database(request: pytest.FixtureRequest,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The database URL for one module: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('api')}/gateway.db"
@@ -85,17 +86,30 @@ def assert_error(r: Response, status: int, code: str, *paths: str) -> dict[str, 
     return dict(error)
 
 
-def make_destination(client: TestClient, tenant_id: str, url: str = DEAD_URL,
-                     headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
-    body = {"tenantId": tenant_id, "name": "d", "connector": "webhook", "url": url,
-            "eventTypes": ["task.completed"], "retrySchedule": [], **extra}
+def make_destination(
+    client: TestClient,
+    tenant_id: str,
+    url: str = DEAD_URL,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "tenantId": tenant_id,
+        "name": "d",
+        "connector": "webhook",
+        "url": url,
+        "eventTypes": ["task.completed"],
+        "retrySchedule": [],
+        **extra,
+    }
     r = client.post("/integrations/destinations", json=body, headers=headers)
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
-def post_event(client: TestClient, tenant_id: str, headers: dict[str, str] | None = None,
-               **extra: Any) -> dict[str, Any]:
+def post_event(
+    client: TestClient, tenant_id: str, headers: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     body = {"tenantId": tenant_id, "type": "task.completed", "data": task_data(), **extra}
     r = client.post("/integrations/events", json=body, headers=headers)
     assert r.status_code == 202, r.text

@@ -28,8 +28,9 @@ from tests.conftest import make_settings
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def db_url(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     with module_database(request, tmp_path_factory) as url:
         yield url
 
@@ -62,14 +63,18 @@ AUTHENTICATED = [
 
 
 @pytest.mark.parametrize(("method", "path", "body"), AUTHENTICATED)
-@pytest.mark.parametrize("key", [
-    None,  # no header at all
-    "",  # an empty header
-    "pgw_not-a-key",  # well-formed but unknown
-    "admin-test-key ",  # the admin key with a trailing space
-])
-def test_missing_or_wrong_key_is_401(api: TestClient, method: str, path: str,
-                                     body: dict[str, Any] | None, key: str | None) -> None:
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,  # no header at all
+        "",  # an empty header
+        "pgw_not-a-key",  # well-formed but unknown
+        "admin-test-key ",  # the admin key with a trailing space
+    ],
+)
+def test_missing_or_wrong_key_is_401(
+    api: TestClient, method: str, path: str, body: dict[str, Any] | None, key: str | None
+) -> None:
     client = anonymous(api)
     headers = {} if key is None else {"x-api-key": key}
     r = client.request(method, path, json=body, headers=headers)
@@ -98,9 +103,17 @@ def test_admin_creates_a_tenant_key_that_works(api: TestClient) -> None:
     assert isinstance(body["key"], str) and len(body["key"]) >= 32
     headers = {"x-api-key": body["key"]}
     # Without tenantId the destination lands in the key's own tenant.
-    created = api.post("/integrations/destinations", headers=headers, json={
-        "name": "own", "connector": "webhook", "url": "http://127.0.0.1:9/",
-        "eventTypes": ["task.completed"], "retrySchedule": []})
+    created = api.post(
+        "/integrations/destinations",
+        headers=headers,
+        json={
+            "name": "own",
+            "connector": "webhook",
+            "url": "http://127.0.0.1:9/",
+            "eventTypes": ["task.completed"],
+            "retrySchedule": [],
+        },
+    )
     assert created.status_code == 201, created.text
     assert created.json()["tenantId"] == tenant
     # Each key is new: a second one differs.
@@ -108,11 +121,14 @@ def test_admin_creates_a_tenant_key_that_works(api: TestClient) -> None:
     assert again["key"] != body["key"] and again["keyId"] != body["keyId"]
 
 
-@pytest.mark.parametrize(("body", "path"), [
-    ({"name": "k"}, "tenantId"),  # tenantId is required
-    ({"tenantId": "", "name": "k"}, "tenantId"),  # and not empty
-    ({"tenantId": "t", "scopes": ["all"]}, "scopes"),  # unknown fields are refused
-])
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"name": "k"}, "tenantId"),  # tenantId is required
+        ({"tenantId": "", "name": "k"}, "tenantId"),  # and not empty
+        ({"tenantId": "t", "scopes": ["all"]}, "scopes"),  # unknown fields are refused
+    ],
+)
 def test_key_body_is_validated(api: TestClient, body: dict[str, Any], path: str) -> None:
     assert_error(api.post("/integrations/keys", json=body), 422, "validation_error", path)
 
@@ -132,8 +148,14 @@ def other_world(api: TestClient) -> dict[str, Any]:
     dst = make_destination(api, b)
     api.post(f"/integrations/destinations/{dst['id']}/disable")  # hold its delivery
     event = post_event(api, b)
-    return {"a": a, "b": b, "headers": tenant_key(api, a), "dst": dst["id"],
-            "evt": event["eventId"], "dlv": event["deliveryIds"][0]}
+    return {
+        "a": a,
+        "b": b,
+        "headers": tenant_key(api, a),
+        "dst": dst["id"],
+        "evt": event["eventId"],
+        "dlv": event["deliveryIds"][0],
+    }
 
 
 # What tenant A may not touch of tenant B's: each answers 404 as if it did not exist.
@@ -154,8 +176,9 @@ FOREIGN = [
 
 
 @pytest.mark.parametrize(("method", "path", "body"), FOREIGN)
-def test_another_tenants_resource_is_404(api: TestClient, other_world: dict[str, Any],
-                                         method: str, path: str, body: Any) -> None:
+def test_another_tenants_resource_is_404(
+    api: TestClient, other_world: dict[str, Any], method: str, path: str, body: Any
+) -> None:
     w = other_world
     r = api.request(method, path.format(**w), json=body, headers=w["headers"])
     assert_error(r, 404, "not_found")
@@ -170,8 +193,10 @@ def test_lists_are_scoped_to_the_key_tenant(api: TestClient, other_world: dict[s
     w = other_world
     own = make_destination(api, w["a"])
     own_event = post_event(api, w["a"])
-    for path, expected in (("/integrations/destinations", {own["id"]}),
-                           ("/integrations/deliveries", set(own_event["deliveryIds"]))):
+    for path, expected in (
+        ("/integrations/destinations", {own["id"]}),
+        ("/integrations/deliveries", set(own_event["deliveryIds"])),
+    ):
         body = api.get(path, headers=w["headers"]).json()
         assert {i["id"] for i in body["items"]} == expected
         assert body["total"] == len(expected)
@@ -185,20 +210,38 @@ def test_lists_are_scoped_to_the_key_tenant(api: TestClient, other_world: dict[s
     assert api.get("/integrations/destinations", params={"tenantId": w["b"]}).json()["total"] == 1
 
 
-def test_tenant_key_cannot_write_into_another_tenant(api: TestClient,
-                                                     other_world: dict[str, Any]) -> None:
+def test_tenant_key_cannot_write_into_another_tenant(
+    api: TestClient, other_world: dict[str, Any]
+) -> None:
     w = other_world
-    r = api.post("/integrations/destinations", headers=w["headers"], json={
-        "tenantId": w["b"], "name": "x", "connector": "webhook", "url": "http://127.0.0.1:9/",
-        "eventTypes": ["task.completed"]})
+    r = api.post(
+        "/integrations/destinations",
+        headers=w["headers"],
+        json={
+            "tenantId": w["b"],
+            "name": "x",
+            "connector": "webhook",
+            "url": "http://127.0.0.1:9/",
+            "eventTypes": ["task.completed"],
+        },
+    )
     assert_error(r, 404, "not_found")
-    r = api.post("/integrations/events", headers=w["headers"], json={
-        "tenantId": w["b"], "type": "task.completed", "data": {}})
+    r = api.post(
+        "/integrations/events",
+        headers=w["headers"],
+        json={"tenantId": w["b"], "type": "task.completed", "data": {}},
+    )
     assert_error(r, 404, "not_found")
     # Reusing B's event id from A neither reveals nor touches B's event.
-    r = api.post("/integrations/events", headers=w["headers"], json={
-        "id": w["evt"], "type": "task.completed",
-        "data": api.get(f"/integrations/events/{w['evt']}").json()["data"]})
+    r = api.post(
+        "/integrations/events",
+        headers=w["headers"],
+        json={
+            "id": w["evt"],
+            "type": "task.completed",
+            "data": api.get(f"/integrations/events/{w['evt']}").json()["data"],
+        },
+    )
     assert r.status_code == 422, r.text
     assert "deliveryIds" not in r.json()
     assert api.get("/integrations/destinations", params={"tenantId": w["b"]}).json()["total"] == 1
@@ -206,23 +249,39 @@ def test_tenant_key_cannot_write_into_another_tenant(api: TestClient,
     assert api.get(f"/integrations/events/{w['evt']}").json()["tenantId"] == w["b"]
 
 
-def test_keys_create_cli_prints_a_working_key(api: TestClient, db_url: str,
-                                              tmp_path: Path) -> None:
+def test_keys_create_cli_prints_a_working_key(api: TestClient, db_url: str, tmp_path: Path) -> None:
     tenant = new_tenant()
     settings = make_settings(db_url, tmp_path)
-    env = {**os.environ, "GATEWAY_DATABASE_URL": db_url,
-           "GATEWAY_ENCRYPTION_KEY": settings.encryption_key or ""}
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": db_url,
+        "GATEWAY_ENCRYPTION_KEY": settings.encryption_key or "",
+    }
     env.pop("GATEWAY_ADMIN_KEY", None)
     gateway = Path(sys.executable).with_name("gateway")
-    done = subprocess.run([str(gateway), "keys", "create", "--tenant", tenant],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [str(gateway), "keys", "create", "--tenant", tenant],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     match = re.search(r"^key:\s+(\S+)$", done.stdout, re.MULTILINE)
     assert match, done.stdout
     headers = {"x-api-key": match.group(1)}
-    created = api.post("/integrations/destinations", headers=headers, json={
-        "name": "cli", "connector": "webhook", "url": "http://127.0.0.1:9/",
-        "eventTypes": ["task.completed"], "retrySchedule": []})
+    created = api.post(
+        "/integrations/destinations",
+        headers=headers,
+        json={
+            "name": "cli",
+            "connector": "webhook",
+            "url": "http://127.0.0.1:9/",
+            "eventTypes": ["task.completed"],
+            "retrySchedule": [],
+        },
+    )
     assert created.status_code == 201, created.text
     assert created.json()["tenantId"] == tenant
     listed = api.get("/integrations/destinations", headers=headers).json()
@@ -232,13 +291,15 @@ def test_keys_create_cli_prints_a_working_key(api: TestClient, db_url: str,
     assert_error(r, 403, "forbidden")
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/integrations/nope"),  # no such route
-    ("PUT", "/integrations/destinations"),  # no such method
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/integrations/nope"),  # no such route
+        ("PUT", "/integrations/destinations"),  # no such method
+    ],
+)
 def test_routing_errors_use_the_error_shape(api: TestClient, method: str, path: str) -> None:
     r = api.request(method, path)
     assert r.status_code in (404, 405)
     assert r.headers["content-type"].startswith("application/json"), r.text
     assert_error(r, r.status_code, "not_found" if r.status_code == 404 else "method_not_allowed")
-

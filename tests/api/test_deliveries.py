@@ -22,10 +22,13 @@ from tests.api.support import (
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def api(request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with module_database(request, tmp_path_factory) as url, \
-            admin_client(url, tmp_path_factory) as client:
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    with (
+        module_database(request, tmp_path_factory) as url,
+        admin_client(url, tmp_path_factory) as client,
+    ):
         yield client
 
 
@@ -75,8 +78,13 @@ def world(api: TestClient) -> dict[str, Any]:
     w["t"] = api.post(f"/integrations/destinations/{b['id']}/test", json={}).json()["id"]
     make_destination(api, u)
     [w["u0"]] = post_event(api, u)["deliveryIds"]
-    wait_until(lambda: log(api, tenantId=t, status="failed")["total"] == 3
-               and log(api, tenantId=u, status="failed")["total"] == 1, "the failures")
+    wait_until(
+        lambda: (
+            log(api, tenantId=t, status="failed")["total"] == 3
+            and log(api, tenantId=u, status="failed")["total"] == 1
+        ),
+        "the failures",
+    )
     for name in ("a0", "a1", "a2", "b0", "b1", "b2", "t", "u0"):
         w[f"created:{name}"] = api.get(f"/integrations/deliveries/{w[name]}").json()["createdAt"]
     return w
@@ -105,8 +113,9 @@ FILTERS = [
 
 
 @pytest.mark.parametrize(("params", "expected"), FILTERS)
-def test_filters(api: TestClient, world: dict[str, Any], params: dict[str, str],
-                 expected: set[str]) -> None:
+def test_filters(
+    api: TestClient, world: dict[str, Any], params: dict[str, str], expected: set[str]
+) -> None:
     query = {k: world[v[1:]] if v.startswith("@") else v for k, v in params.items()}
     body = log(api, pageSize=100, **query)
     names = {v: k for k, v in world.items() if isinstance(v, str) and v.startswith("dlv_")}
@@ -154,8 +163,9 @@ BAD_QUERIES = [
 
 @pytest.mark.parametrize(("name", "value"), BAD_QUERIES)
 def test_bad_query_is_422(api: TestClient, name: str, value: str) -> None:
-    assert_error(api.get("/integrations/deliveries", params={name: value}), 422,
-                 "validation_error", name)
+    assert_error(
+        api.get("/integrations/deliveries", params={name: value}), 422, "validation_error", name
+    )
 
 
 def test_detail(api: TestClient, world: dict[str, Any]) -> None:
@@ -163,7 +173,11 @@ def test_detail(api: TestClient, world: dict[str, Any]) -> None:
     assert r.status_code == 200, r.text
     d = r.json()
     assert (d["id"], d["tenantId"], d["eventId"], d["destinationId"]) == (
-        world["a0"], world["T"], world["e0"], world["A"])
+        world["a0"],
+        world["T"],
+        world["e0"],
+        world["A"],
+    )
     assert (d["eventType"], d["connector"], d["status"]) == ("task.completed", "webhook", "failed")
     assert (d["attemptCount"], d["nextAttemptAt"], d["isTest"]) == (1, None, False)
     assert (d["trigger"], d["replayOf"]) == ("event", None)
@@ -171,7 +185,11 @@ def test_detail(api: TestClient, world: dict[str, Any]) -> None:
     assert [a["number"] for a in d["attempts"]] == [1]
     held = api.get(f"/integrations/deliveries/{world['t']}").json()
     assert (held["status"], held["attemptCount"], held["isTest"], held["trigger"]) == (
-        "pending", 0, True, "test")
+        "pending",
+        0,
+        True,
+        "test",
+    )
     assert_error(api.get("/integrations/deliveries/dlv_nope"), 404, "not_found")
 
 

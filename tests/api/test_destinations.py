@@ -23,10 +23,13 @@ from tests.api.support import (
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def api(request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with module_database(request, tmp_path_factory) as url, \
-            admin_client(url, tmp_path_factory) as client:
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    with (
+        module_database(request, tmp_path_factory) as url,
+        admin_client(url, tmp_path_factory) as client,
+    ):
         yield client
 
 
@@ -36,14 +39,28 @@ def tenant() -> str:
 
 
 def valid_body(tenant: str, **extra: Any) -> dict[str, Any]:
-    return {"tenantId": tenant, "name": "crm", "connector": "webhook", "url": DEAD_URL,
-            "eventTypes": ["task.completed"], "retrySchedule": [], **extra}
+    return {
+        "tenantId": tenant,
+        "name": "crm",
+        "connector": "webhook",
+        "url": DEAD_URL,
+        "eventTypes": ["task.completed"],
+        "retrySchedule": [],
+        **extra,
+    }
 
 
 def test_create_shows_the_secret_once(api: TestClient, tenant: str) -> None:
-    r = api.post("/integrations/destinations", json=valid_body(
-        tenant, filter={"studyId": "s1"}, headers={"Authorization": "Bearer x", "X-Env": "prod"},
-        timeoutSeconds=5, outputSchema={"type": "object"}))
+    r = api.post(
+        "/integrations/destinations",
+        json=valid_body(
+            tenant,
+            filter={"studyId": "s1"},
+            headers={"Authorization": "Bearer x", "X-Env": "prod"},
+            timeoutSeconds=5,
+            outputSchema={"type": "object"},
+        ),
+    )
     assert r.status_code == 201, r.text
     dst = r.json()
     assert dst["id"].startswith("dst_")
@@ -82,8 +99,10 @@ INVALID = [
     ({"secret": "sk_" + base64.b64encode(b"k" * 32).decode()}, "secret"),  # wrong prefix
     ({"secret": "whsec_!!not-base64!!"}, "secret"),  # prefix right, body not base64
     ({"secret": "whsec_" + base64.b64encode(b"short").decode()}, "secret"),  # too few bytes
-    ({"signing": "ed25519", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()},
-     "secret"),  # an HMAC secret for ed25519
+    (
+        {"signing": "ed25519", "secret": "whsec_" + base64.b64encode(b"k" * 32).decode()},
+        "secret",
+    ),  # an HMAC secret for ed25519
     ({"signing": "rsa-sha256"}, "signing"),  # unknown algorithm
     ({"outputSchema": {"type": "no-such-type"}}, "outputSchema"),  # not a JSON Schema
     ({"colour": "red"}, "colour"),  # unknown field
@@ -97,8 +116,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("change", "path"), INVALID)
-def test_create_validation_names_the_path(api: TestClient, tenant: str,
-                                          change: dict[str, Any], path: str) -> None:
+def test_create_validation_names_the_path(
+    api: TestClient, tenant: str, change: dict[str, Any], path: str
+) -> None:
     body = {**valid_body(tenant), **change}
     r = api.post("/integrations/destinations", json=body)
     assert_error(r, 422, "validation_error", path)
@@ -109,22 +129,28 @@ def test_create_validation_names_the_path(api: TestClient, tenant: str,
 def test_create_requires_fields(api: TestClient, tenant: str, missing: str) -> None:
     body = valid_body(tenant)
     del body[missing]
-    assert_error(api.post("/integrations/destinations", json=body), 422, "validation_error",
-                 missing)
+    assert_error(
+        api.post("/integrations/destinations", json=body), 422, "validation_error", missing
+    )
 
 
-@pytest.mark.parametrize("content", [
-    b"{not json",  # malformed JSON
-    b"[]",  # JSON, but not an object
-    b'"webhook"',  # a bare string
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",  # malformed JSON
+        b"[]",  # JSON, but not an object
+        b'"webhook"',  # a bare string
+    ],
+)
 def test_malformed_body_is_422(api: TestClient, tenant: str, content: bytes) -> None:
     dst = make_destination(api, tenant)
     headers = {"content-type": "application/json"}
-    for method, path in (("POST", "/integrations/destinations"),
-                         ("PATCH", f"/integrations/destinations/{dst['id']}"),
-                         ("POST", f"/integrations/destinations/{dst['id']}/disable"),
-                         ("POST", f"/integrations/destinations/{dst['id']}/test")):
+    for method, path in (
+        ("POST", "/integrations/destinations"),
+        ("PATCH", f"/integrations/destinations/{dst['id']}"),
+        ("POST", f"/integrations/destinations/{dst['id']}/disable"),
+        ("POST", f"/integrations/destinations/{dst['id']}/test"),
+    ):
         r = api.request(method, path, content=content, headers=headers)
         assert_error(r, 422, "validation_error")
     assert api.get(f"/integrations/destinations/{dst['id']}").json()["version"] == 1
@@ -135,8 +161,9 @@ def test_list_pages(api: TestClient, tenant: str) -> None:
     make_destination(api, new_tenant())  # another tenant's is not counted
     pages = []
     for page in (1, 2, 3, 4):
-        body = api.get("/integrations/destinations",
-                       params={"tenantId": tenant, "page": page, "pageSize": 2}).json()
+        body = api.get(
+            "/integrations/destinations", params={"tenantId": tenant, "page": page, "pageSize": 2}
+        ).json()
         assert set(body) == {"items", "page", "pageSize", "total"}
         assert (body["page"], body["pageSize"], body["total"]) == (page, 2, 5)
         pages.append([i["id"] for i in body["items"]])
@@ -161,8 +188,9 @@ PAGING = [
 
 @pytest.mark.parametrize("path", ["/integrations/destinations", "/integrations/deliveries"])
 @pytest.mark.parametrize(("params", "failing"), PAGING)
-def test_paging_bounds(api: TestClient, path: str, params: dict[str, Any],
-                       failing: str | None) -> None:
+def test_paging_bounds(
+    api: TestClient, path: str, params: dict[str, Any], failing: str | None
+) -> None:
     r = api.get(path, params=params)
     if failing is None:
         assert r.status_code == 200, r.text
@@ -215,8 +243,9 @@ INVALID_PATCH = [
 
 
 @pytest.mark.parametrize(("body", "path"), INVALID_PATCH)
-def test_patch_validation_names_the_path(api: TestClient, tenant: str,
-                                         body: dict[str, Any], path: str) -> None:
+def test_patch_validation_names_the_path(
+    api: TestClient, tenant: str, body: dict[str, Any], path: str
+) -> None:
     dst = make_destination(api, tenant)
     r = api.patch(f"/integrations/destinations/{dst['id']}", json=body)
     assert_error(r, 422, "validation_error", path)
@@ -231,8 +260,9 @@ def test_delete_cancels_pending_deliveries_and_keeps_them(api: TestClient, tenan
     r = api.delete(path)
     assert r.status_code == 204 and r.content == b""
     for method in ("GET", "PATCH", "DELETE"):
-        assert_error(api.request(method, path, json={} if method == "PATCH" else None),
-                     404, "not_found")
+        assert_error(
+            api.request(method, path, json={} if method == "PATCH" else None), 404, "not_found"
+        )
     for action in ("enable", "disable", "rotate-secret", "test"):
         assert_error(api.post(f"{path}/{action}"), 404, "not_found")
     assert api.get("/integrations/destinations", params={"tenantId": tenant}).json()["total"] == 0
@@ -254,7 +284,10 @@ def test_disable_and_enable(api: TestClient, tenant: str) -> None:
     on = api.post(f"{path}/enable")
     assert on.status_code == 200, on.text
     assert (on.json()["status"], on.json()["disabledReason"], on.json()["disabledAt"]) == (
-        "active", None, None)
+        "active",
+        None,
+        None,
+    )
     assert on.json()["version"] == 3
     default = api.post(f"{path}/disable").json()  # no body: a default reason
     assert default["status"] == "disabled" and default["disabledReason"]
@@ -307,7 +340,8 @@ def test_test_send_creates_a_test_delivery(api: TestClient, tenant: str) -> None
     assert delivery["eventType"] == "survey.response.completed"  # the one it subscribes to
     chosen = api.post(path, json={"eventType": "task.completed"}).json()
     assert chosen["eventType"] == "task.completed"
-    assert_error(api.post(path, json={"eventType": "task.nope"}), 422, "validation_error",
-                 "eventType")
+    assert_error(
+        api.post(path, json={"eventType": "task.nope"}), 422, "validation_error", "eventType"
+    )
     tests = api.get("/integrations/deliveries", params={"tenantId": tenant, "isTest": "true"})
     assert tests.json()["total"] == 2

@@ -27,10 +27,13 @@ from tests.conftest import task_data
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def api(request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with module_database(request, tmp_path_factory) as url, \
-            admin_client(url, tmp_path_factory) as client:
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    with (
+        module_database(request, tmp_path_factory) as url,
+        admin_client(url, tmp_path_factory) as client,
+    ):
         yield client
 
 
@@ -51,8 +54,10 @@ def deliveries_of(api: TestClient, **params: Any) -> dict[str, Any]:
 
 def test_intake_answers_202_with_the_deliveries(api: TestClient, tenant: str) -> None:
     dst = make_destination(api, tenant)
-    r = api.post("/integrations/events", json={"tenantId": tenant, "type": "task.completed",
-                                               "data": task_data()})
+    r = api.post(
+        "/integrations/events",
+        json={"tenantId": tenant, "type": "task.completed", "data": task_data()},
+    )
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["eventId"].startswith("evt_")
@@ -69,9 +74,15 @@ def test_same_id_again_is_200_and_duplicates_nothing(api: TestClient, tenant: st
     first = post_event(api, tenant, id=event_id)
     assert first["eventId"] == event_id
     make_destination(api, tenant)  # a destination added later does not get the old event
-    r = api.post("/integrations/events", json={"id": event_id, "tenantId": tenant,
-                                               "type": "task.completed",
-                                               "data": task_data(studyId="changed")})
+    r = api.post(
+        "/integrations/events",
+        json={
+            "id": event_id,
+            "tenantId": tenant,
+            "type": "task.completed",
+            "data": task_data(studyId="changed"),
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["eventId"] == event_id
     assert r.json()["deliveryIds"] == first["deliveryIds"]
@@ -101,8 +112,10 @@ INVALID_EVENTS = [
     ({"type": "task.completed", "data": task_data(taskId=42)}, "data.taskId"),  # wrong type
     ({"type": "task.completed", "data": task_data(taskId="")}, "data.taskId"),  # too short
     ({"type": "task.completed", "data": task_data(status="running")}, "data.status"),  # not const
-    ({"type": "task.completed", "data": task_data(completedAt="yesterday")},
-     "data.completedAt"),  # not a date-time
+    (
+        {"type": "task.completed", "data": task_data(completedAt="yesterday")},
+        "data.completedAt",
+    ),  # not a date-time
     ({"type": "task.completed", "data": _persona(age="old")}, "data.persona.age"),  # nested
     ({"type": "task.completed", "data": _turn(index=0)}, "data.turns[0].index"),  # in a list
     ({"type": "task.started", "data": task_data()}, "type"),  # unknown type
@@ -110,14 +123,17 @@ INVALID_EVENTS = [
     ({"type": "task.completed", "data": [task_data()]}, "data"),  # data not an object
     ({"id": "has space", "type": "task.completed", "data": task_data()}, "id"),  # bad id
     ({"type": "task.completed", "data": task_data(), "payload": {}}, "payload"),  # unknown field
-    ({"tenantId": None, "type": "task.completed", "data": task_data()},
-     "tenantId"),  # the admin must name the tenant
+    (
+        {"tenantId": None, "type": "task.completed", "data": task_data()},
+        "tenantId",
+    ),  # the admin must name the tenant
 ]
 
 
 @pytest.mark.parametrize(("body", "path"), INVALID_EVENTS)
-def test_intake_validation_names_the_path(api: TestClient, tenant: str,
-                                          body: dict[str, Any], path: str) -> None:
+def test_intake_validation_names_the_path(
+    api: TestClient, tenant: str, body: dict[str, Any], path: str
+) -> None:
     make_destination(api, tenant, eventTypes=["*"])
     r = api.post("/integrations/events", json={"tenantId": tenant, **body})
     assert_error(r, 422, "validation_error", path)
@@ -132,19 +148,31 @@ def test_batch_answers_per_item_in_order(api: TestClient, tenant: str) -> None:
     def item(**extra: Any) -> dict[str, Any]:
         return {"tenantId": tenant, "type": "task.completed", "data": task_data(), **extra}
 
-    r = api.post("/integrations/events", json={"events": [
-        item(id=fresh_id),  # 0: new
-        item(id=bad_id, data=_without("studyId")),  # 1: fails the schema
-        item(id=fresh_id),  # 2: repeats item 0 inside the batch
-        item(id=known["eventId"]),  # 3: stored before
-        item(type="task.nope"),  # 4: unknown type
-        42,  # 5: not an object
-        item(),  # 6: new, id assigned
-    ]})
+    r = api.post(
+        "/integrations/events",
+        json={
+            "events": [
+                item(id=fresh_id),  # 0: new
+                item(id=bad_id, data=_without("studyId")),  # 1: fails the schema
+                item(id=fresh_id),  # 2: repeats item 0 inside the batch
+                item(id=known["eventId"]),  # 3: stored before
+                item(type="task.nope"),  # 4: unknown type
+                42,  # 5: not an object
+                item(),  # 6: new, id assigned
+            ]
+        },
+    )
     assert r.status_code == 202, r.text
     results = r.json()["results"]
     assert [x["status"] for x in results] == [
-        "created", "rejected", "duplicate", "duplicate", "rejected", "rejected", "created"]
+        "created",
+        "rejected",
+        "duplicate",
+        "duplicate",
+        "rejected",
+        "rejected",
+        "created",
+    ]
     assert [x["eventId"] for x in results[:4]] == [fresh_id, bad_id, fresh_id, known["eventId"]]
     assert results[5]["eventId"] is None and results[6]["eventId"].startswith("evt_")
     assert len(results[0]["deliveryIds"]) == 1
@@ -164,10 +192,15 @@ def test_batch_reusing_an_id_across_tenants_rejects_the_second(api: TestClient) 
     a, b = new_tenant(), new_tenant()
     make_destination(api, a)
     event_id = f"shared-{a}"
-    r = api.post("/integrations/events", json={"events": [
-        {"id": event_id, "tenantId": a, "type": "task.completed", "data": task_data()},
-        {"id": event_id, "tenantId": b, "type": "task.completed", "data": task_data()},
-    ]})
+    r = api.post(
+        "/integrations/events",
+        json={
+            "events": [
+                {"id": event_id, "tenantId": a, "type": "task.completed", "data": task_data()},
+                {"id": event_id, "tenantId": b, "type": "task.completed", "data": task_data()},
+            ]
+        },
+    )
     assert r.status_code == 202, r.text
     first, second = r.json()["results"]
     assert first["status"] == "created"
@@ -210,19 +243,32 @@ ALWAYS_TASK = {"task", "everything", "task-family"}
 
 # Each row: the event, and the destinations it must reach (no others).
 FANOUT = [
-    ("task.completed", task_data(studyId="study_a"),
-     ALWAYS_TASK | {"study-a", "study-a-or-b"}),  # scalar match and list match
-    ("task.completed", task_data(studyId="study_b"),
-     ALWAYS_TASK | {"study-a-or-b"}),  # list value: any of
+    (
+        "task.completed",
+        task_data(studyId="study_a"),
+        ALWAYS_TASK | {"study-a", "study-a-or-b"},
+    ),  # scalar match and list match
+    (
+        "task.completed",
+        task_data(studyId="study_b"),
+        ALWAYS_TASK | {"study-a-or-b"},
+    ),  # list value: any of
     ("task.completed", task_data(studyId="study_c"), ALWAYS_TASK),  # no filter matches
-    ("task.completed", task_data(studyId="study_a", persona={"id": "p", "name": "n",
-                                                             "segment": "students"}),
-     ALWAYS_TASK | {"study-a", "study-a-or-b", "students", "study-a-students"}),  # dotted path
-    ("task.completed", task_data(studyId="study_c", persona={"id": "p", "name": "n",
-                                                             "segment": "students"}),
-     ALWAYS_TASK | {"students"}),  # every key of a filter must match
-    ("task.completed", task_data(persona={"id": "p", "name": "n"}),
-     ALWAYS_TASK),  # a missing field matches nothing
+    (
+        "task.completed",
+        task_data(studyId="study_a", persona={"id": "p", "name": "n", "segment": "students"}),
+        ALWAYS_TASK | {"study-a", "study-a-or-b", "students", "study-a-students"},
+    ),  # dotted path
+    (
+        "task.completed",
+        task_data(studyId="study_c", persona={"id": "p", "name": "n", "segment": "students"}),
+        ALWAYS_TASK | {"students"},
+    ),  # every key of a filter must match
+    (
+        "task.completed",
+        task_data(persona={"id": "p", "name": "n"}),
+        ALWAYS_TASK,
+    ),  # a missing field matches nothing
     ("survey.response.completed", survey_data(), {"survey", "everything", "form"}),  # by type
 ]
 
@@ -238,19 +284,25 @@ def fanout_world(api: TestClient) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("event_type", "data", "expected"), FANOUT)
-def test_fan_out_honours_types_and_filters(api: TestClient, fanout_world: dict[str, Any],
-                                           event_type: str, data: dict[str, Any],
-                                           expected: set[str]) -> None:
+def test_fan_out_honours_types_and_filters(
+    api: TestClient,
+    fanout_world: dict[str, Any],
+    event_type: str,
+    data: dict[str, Any],
+    expected: set[str],
+) -> None:
     event = post_event(api, fanout_world["tenant"], type=event_type, data=data)
     detail = api.get(f"/integrations/events/{event['eventId']}").json()
-    reached = [fanout_world["names"].get(d["destinationId"], "foreign")
-               for d in detail["deliveries"]]
+    reached = [
+        fanout_world["names"].get(d["destinationId"], "foreign") for d in detail["deliveries"]
+    ]
     assert sorted(reached) == sorted(expected)
     assert sorted(event["deliveryIds"]) == sorted(d["id"] for d in detail["deliveries"])
 
 
 def test_disabled_destination_holds_until_enabled(
-        api: TestClient, tenant: str, receiver: tuple[WebhookReceiver, str]) -> None:
+    api: TestClient, tenant: str, receiver: tuple[WebhookReceiver, str]
+) -> None:
     rec, url = receiver
     dst = make_destination(api, tenant, url=f"{url}/held")
     api.post(f"/integrations/destinations/{dst['id']}/disable")
@@ -262,8 +314,9 @@ def test_disabled_destination_holds_until_enabled(
     api.post(f"/integrations/destinations/{dst['id']}/enable")
     rec.wait_for("/held", 1, timeout=10)
     deadline = time.monotonic() + 10
-    while (status := api.get(f"/integrations/deliveries/{delivery_id}").json()["status"]) \
-            != "succeeded" and time.monotonic() < deadline:
+    while (
+        status := api.get(f"/integrations/deliveries/{delivery_id}").json()["status"]
+    ) != "succeeded" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert status == "succeeded"
     assert len(rec.on("/held")) == 1
@@ -291,8 +344,11 @@ def test_get_event_with_its_deliveries(api: TestClient, tenant: str) -> None:
     r = api.get(f"/integrations/events/{event['eventId']}")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["id"], body["tenantId"], body["type"]) == (event["eventId"], tenant,
-                                                            "task.completed")
+    assert (body["id"], body["tenantId"], body["type"]) == (
+        event["eventId"],
+        tenant,
+        "task.completed",
+    )
     assert body["data"] == data  # user data keeps its keys as given
     assert body["timestamp"].endswith("Z")
     assert sorted(d["id"] for d in body["deliveries"]) == sorted(event["deliveryIds"])

@@ -9,8 +9,9 @@ from tests.conftest import task_data
 def wait_status(client, delivery_id: str, status: str, timeout: float = 15.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = client.get(f"/integrations/deliveries/{delivery_id}",
-                          params={"includeAttempts": "true"}).json()
+        body = client.get(
+            f"/integrations/deliveries/{delivery_id}", params={"includeAttempts": "true"}
+        ).json()
         if body["status"] == status:
             return body
         time.sleep(0.05)
@@ -19,13 +20,22 @@ def wait_status(client, delivery_id: str, status: str, timeout: float = 15.0) ->
 
 def test_event_reaches_receiver(client, receiver: tuple[WebhookReceiver, str]) -> None:
     rec, url = receiver
-    r = client.post("/integrations/destinations", json={
-        "tenantId": "t1", "name": "hook", "connector": "webhook", "url": f"{url}/in",
-        "eventTypes": ["task.completed"]})
+    r = client.post(
+        "/integrations/destinations",
+        json={
+            "tenantId": "t1",
+            "name": "hook",
+            "connector": "webhook",
+            "url": f"{url}/in",
+            "eventTypes": ["task.completed"],
+        },
+    )
     assert r.status_code == 201, r.text
     rec.expect_secret("/in", r.json()["secret"])
-    r = client.post("/integrations/events", json={"tenantId": "t1", "type": "task.completed",
-                                                   "data": task_data()})
+    r = client.post(
+        "/integrations/events",
+        json={"tenantId": "t1", "type": "task.completed", "data": task_data()},
+    )
     assert r.status_code == 202, r.text
     [delivery_id] = r.json()["deliveryIds"]
     got = rec.wait_for("/in", 1)

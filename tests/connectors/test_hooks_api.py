@@ -38,24 +38,31 @@ def n8n() -> Iterator[tuple[PlatformRecorder, str]]:
 
 
 def post_task(client: TestClient, headers: dict[str, str], **data: Any) -> list[str]:
-    r = client.post("/integrations/events", headers=headers,
-                    json={"type": "task.completed", "data": task_data(**data)})
+    r = client.post(
+        "/integrations/events",
+        headers=headers,
+        json={"type": "task.completed", "data": task_data(**data)},
+    )
     assert r.status_code == 202, r.text
     return list(r.json()["deliveryIds"])
 
 
 @pytest.mark.parametrize("key", ["url", "hookUrl", "targetUrl", "target_url"])
-def test_subscribe_idempotent_and_unsubscribe(client: TestClient, tenant: dict[str, str],
-                                              key: str) -> None:
+def test_subscribe_idempotent_and_unsubscribe(
+    client: TestClient, tenant: dict[str, str], key: str
+) -> None:
     url = f"https://hooks.zapier.com/hooks/standard/1/{key}"
     first = client.post("/hooks/zapier", headers=tenant, json={key: url, "event": "task.completed"})
     assert first.status_code == 201, first.text
     body = first.json()
-    assert body["id"].startswith("dst_") and body["url"] == url and body["event"] == "task.completed"
+    assert (
+        body["id"].startswith("dst_") and body["url"] == url and body["event"] == "task.completed"
+    )
     again = client.post("/hooks/zapier", headers=tenant, json={key: url, "event": "task.completed"})
     assert again.status_code == 200 and again.json()["id"] == body["id"]
-    listed = client.get("/hooks/zapier", headers=tenant, params={"url": url,
-                                                                 "event": "task.completed"})
+    listed = client.get(
+        "/hooks/zapier", headers=tenant, params={"url": url, "event": "task.completed"}
+    )
     assert [s["id"] for s in listed.json()] == [body["id"]]
     # Visible and operable as a destination too.
     dst = client.get(f"/integrations/destinations/{body['id']}", headers=tenant).json()
@@ -65,13 +72,17 @@ def test_subscribe_idempotent_and_unsubscribe(client: TestClient, tenant: dict[s
     assert client.get("/hooks/zapier", headers=tenant, params={"url": url}).json() == []
 
 
-@pytest.mark.parametrize("body,path", [
-    ({}, "url"),  # no target URL under any key
-    ({"url": "ftp://x"}, "url"),  # not http(s)
-    ({"url": "https://x.example/h", "event": "nope"}, "event"),  # unknown event type
-])
-def test_subscribe_rejects_bad_input(client: TestClient, tenant: dict[str, str],
-                                     body: dict[str, Any], path: str) -> None:
+@pytest.mark.parametrize(
+    "body,path",
+    [
+        ({}, "url"),  # no target URL under any key
+        ({"url": "ftp://x"}, "url"),  # not http(s)
+        ({"url": "https://x.example/h", "event": "nope"}, "event"),  # unknown event type
+    ],
+)
+def test_subscribe_rejects_bad_input(
+    client: TestClient, tenant: dict[str, str], body: dict[str, Any], path: str
+) -> None:
     r = client.post("/hooks/make", headers=tenant, json=body)
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["path"] == path
@@ -79,12 +90,17 @@ def test_subscribe_rejects_bad_input(client: TestClient, tenant: dict[str, str],
 
 def test_unknown_platform_and_auth(client: TestClient, tenant: dict[str, str]) -> None:
     assert client.post("/hooks/ifttt", headers=tenant, json={"url": "https://x"}).status_code == 404
-    assert client.post("/hooks/zapier", headers={"x-api-key": "nope"},
-                       json={"url": "https://x"}).status_code == 401
+    assert (
+        client.post(
+            "/hooks/zapier", headers={"x-api-key": "nope"}, json={"url": "https://x"}
+        ).status_code
+        == 401
+    )
 
 
-def test_zapier_delivery_matches_samples(client: TestClient, tenant: dict[str, str],
-                                         zapier: tuple[PlatformRecorder, str]) -> None:
+def test_zapier_delivery_matches_samples(
+    client: TestClient, tenant: dict[str, str], zapier: tuple[PlatformRecorder, str]
+) -> None:
     rec, url = zapier
     synthetic = client.get("/hooks/zapier/samples/task.completed", headers=tenant).json()
     assert len(synthetic) == 1 and "id" in synthetic[0]
@@ -102,13 +118,15 @@ def test_zapier_delivery_matches_samples(client: TestClient, tenant: dict[str, s
     assert all(set(s) == set(delivered[0]) for s in samples)
     by_id = {b["id"]: b for b in delivered}
     assert samples[0] == by_id[samples[0]["id"]]  # exactly the live shape
-    polled = client.get("/hooks/zapier/events/task.completed", headers=tenant,
-                        params={"limit": 2}).json()
+    polled = client.get(
+        "/hooks/zapier/events/task.completed", headers=tenant, params={"limit": 2}
+    ).json()
     assert [p["id"] for p in polled] == [s["id"] for s in samples[:2]]
 
 
-def test_zapier_410_unsubscribes_after_one_attempt(client: TestClient, tenant: dict[str, str],
-                                                   zapier: tuple[PlatformRecorder, str]) -> None:
+def test_zapier_410_unsubscribes_after_one_attempt(
+    client: TestClient, tenant: dict[str, str], zapier: tuple[PlatformRecorder, str]
+) -> None:
     rec, url = zapier
     rec.script([410])
     sub = client.post("/hooks/zapier", headers=tenant, json={"targetUrl": f"{url}/gone"}).json()
@@ -121,29 +139,48 @@ def test_zapier_410_unsubscribes_after_one_attempt(client: TestClient, tenant: d
     assert len(rec.requests) == 1
 
 
-def test_n8n_403_fails_once_and_flags(client: TestClient, tenant: dict[str, str],
-                                      n8n: tuple[PlatformRecorder, str]) -> None:
+def test_n8n_403_fails_once_and_flags(
+    client: TestClient, tenant: dict[str, str], n8n: tuple[PlatformRecorder, str]
+) -> None:
     rec, url = n8n
     rec.script([403])
-    dst = client.post("/integrations/destinations", headers=tenant, json={
-        "connector": "n8n", "url": f"{url}/webhook/task", "eventTypes": ["task.completed"],
-        "credentials": {"headerName": "X-API-Key", "headerValue": "wrong"}}).json()
+    dst = client.post(
+        "/integrations/destinations",
+        headers=tenant,
+        json={
+            "connector": "n8n",
+            "url": f"{url}/webhook/task",
+            "eventTypes": ["task.completed"],
+            "credentials": {"headerName": "X-API-Key", "headerValue": "wrong"},
+        },
+    ).json()
     [delivery] = post_task(client, tenant)
     body = wait_delivery(client, delivery, "failed")
     assert body["attemptCount"] == 1
     after = client.get(f"/integrations/destinations/{dst['id']}", headers=tenant).json()
     assert after["status"] == "disabled" and "credential" in after["disabledReason"]
-    attempt = client.get(f"/integrations/deliveries/{delivery}", headers=tenant).json()["attempts"][0]
+    attempt = client.get(f"/integrations/deliveries/{delivery}", headers=tenant).json()["attempts"][
+        0
+    ]
     assert attempt["requestHeaders"]["X-API-Key"] == "[redacted]"
 
 
-def test_n8n_404_backs_off_then_disables(client: TestClient, tenant: dict[str, str],
-                                         n8n: tuple[PlatformRecorder, str]) -> None:
+def test_n8n_404_backs_off_then_disables(
+    client: TestClient, tenant: dict[str, str], n8n: tuple[PlatformRecorder, str]
+) -> None:
     rec, url = n8n
     rec.script([404, 404, 404])
-    dst = client.post("/integrations/destinations", headers=tenant, json={
-        "connector": "n8n", "url": f"{url}/webhook/inactive", "eventTypes": ["task.completed"],
-        "retrySchedule": [0.3, 0.3, 0.3, 0.3], "options": {"notRegisteredMaxAttempts": 3}}).json()
+    dst = client.post(
+        "/integrations/destinations",
+        headers=tenant,
+        json={
+            "connector": "n8n",
+            "url": f"{url}/webhook/inactive",
+            "eventTypes": ["task.completed"],
+            "retrySchedule": [0.3, 0.3, 0.3, 0.3],
+            "options": {"notRegisteredMaxAttempts": 3},
+        },
+    ).json()
     [delivery] = post_task(client, tenant)
     body = wait_delivery(client, delivery, "failed")
     assert body["attemptCount"] == 3
@@ -153,8 +190,9 @@ def test_n8n_404_backs_off_then_disables(client: TestClient, tenant: dict[str, s
     assert after["status"] == "disabled" and "3 attempts" in after["disabledReason"]
 
 
-def test_zapier_rate_cap_is_never_exceeded(client: TestClient, tenant: dict[str, str],
-                                           zapier: tuple[PlatformRecorder, str]) -> None:
+def test_zapier_rate_cap_is_never_exceeded(
+    client: TestClient, tenant: dict[str, str], zapier: tuple[PlatformRecorder, str]
+) -> None:
     rec, url = zapier
     client.post("/hooks/zapier", headers=tenant, json={"url": f"{url}/burst"})
     events = [{"type": "task.completed", "data": task_data(taskId=f"t{i}")} for i in range(75)]

@@ -30,8 +30,10 @@ def qualtrics() -> Iterator[tuple[FakeQualtrics, str]]:
 
 
 def typeform_source(client: TestClient) -> dict[str, Any]:
-    r = client.post("/integrations/sources", json={"tenantId": "t1", "kind": "typeform",
-                                                    "secret": "test-secret"})
+    r = client.post(
+        "/integrations/sources",
+        json={"tenantId": "t1", "kind": "typeform", "secret": "test-secret"},
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -39,9 +41,16 @@ def typeform_source(client: TestClient) -> dict[str, Any]:
 def test_typeform_ingest_verifies_and_dedupes(client: TestClient) -> None:
     source = typeform_source(client)
     assert source["ingestUrl"].endswith(f"/ingest/typeform/{source['sourceId']}")
-    client.post("/integrations/destinations", json={
-        "tenantId": "t1", "connector": "webhook", "url": "http://127.0.0.1:9/x",
-        "eventTypes": ["survey.response.completed"], "retrySchedule": []})
+    client.post(
+        "/integrations/destinations",
+        json={
+            "tenantId": "t1",
+            "connector": "webhook",
+            "url": "http://127.0.0.1:9/x",
+            "eventTypes": ["survey.response.completed"],
+            "retrySchedule": [],
+        },
+    )
     path = f"/ingest/typeform/{source['sourceId']}"
     headers = {"Typeform-Signature": TYPEFORM_SIGNATURE, "content-type": "application/json"}
     first = client.post(path, content=TYPEFORM_BODY, headers=headers)
@@ -59,12 +68,18 @@ def test_typeform_ingest_verifies_and_dedupes(client: TestClient) -> None:
     assert len(client.get(f"/integrations/events/{event_id}").json()["deliveries"]) == 1
 
 
-@pytest.mark.parametrize("body,signature", [
-    (TYPEFORM_BODY[:-2] + b"X}", TYPEFORM_SIGNATURE),  # one changed byte
-    (json.dumps(json.loads(TYPEFORM_BODY), indent=2).encode(), TYPEFORM_SIGNATURE),  # re-serialised
-    (TYPEFORM_BODY, None),  # no signature
-    (TYPEFORM_BODY, "sha256=" + "A" * 43 + "="),  # wrong signature
-])
+@pytest.mark.parametrize(
+    "body,signature",
+    [
+        (TYPEFORM_BODY[:-2] + b"X}", TYPEFORM_SIGNATURE),  # one changed byte
+        (
+            json.dumps(json.loads(TYPEFORM_BODY), indent=2).encode(),
+            TYPEFORM_SIGNATURE,
+        ),  # re-serialised
+        (TYPEFORM_BODY, None),  # no signature
+        (TYPEFORM_BODY, "sha256=" + "A" * 43 + "="),  # wrong signature
+    ],
+)
 def test_typeform_bad_signature_is_401_and_stores_nothing(
     client: TestClient, body: bytes, signature: str | None
 ) -> None:
@@ -76,18 +91,28 @@ def test_typeform_bad_signature_is_401_and_stores_nothing(
 
 
 def test_unknown_source_is_401_not_404(client: TestClient) -> None:
-    r = client.post("/ingest/typeform/src_nope", content=TYPEFORM_BODY,
-                    headers={"Typeform-Signature": TYPEFORM_SIGNATURE})
+    r = client.post(
+        "/ingest/typeform/src_nope",
+        content=TYPEFORM_BODY,
+        headers={"Typeform-Signature": TYPEFORM_SIGNATURE},
+    )
     assert r.status_code == 401
 
 
 @pytest.mark.parametrize("shared_key", [None, "test-shared-key"])
-def test_qualtrics_callback_fetches_once(client: TestClient, qualtrics: tuple[FakeQualtrics, str],
-                                         shared_key: str | None) -> None:
+def test_qualtrics_callback_fetches_once(
+    client: TestClient, qualtrics: tuple[FakeQualtrics, str], shared_key: str | None
+) -> None:
     fake, base = qualtrics
-    r = client.post("/integrations/sources", json={
-        "tenantId": "t1", "kind": "qualtrics", "secret": shared_key,
-        "qualtrics": {"baseUrl": base, "apiToken": DEFAULT_API_TOKEN}})
+    r = client.post(
+        "/integrations/sources",
+        json={
+            "tenantId": "t1",
+            "kind": "qualtrics",
+            "secret": shared_key,
+            "qualtrics": {"baseUrl": base, "apiToken": DEFAULT_API_TOKEN},
+        },
+    )
     assert r.status_code == 201, r.text
     path = f"/ingest/qualtrics/{r.json()['sourceId']}"
     body = completed_callback(SURVEY_ID, RESPONSE_ID, shared_key=shared_key)
@@ -103,14 +128,25 @@ def test_qualtrics_callback_fetches_once(client: TestClient, qualtrics: tuple[Fa
     assert len([q for q in fake.requests if q.method == "GET"]) == 1  # no second fetch
 
 
-def test_qualtrics_wrong_hmac_is_401(client: TestClient, qualtrics: tuple[FakeQualtrics, str]) -> None:
+def test_qualtrics_wrong_hmac_is_401(
+    client: TestClient, qualtrics: tuple[FakeQualtrics, str]
+) -> None:
     fake, base = qualtrics
-    r = client.post("/integrations/sources", json={
-        "tenantId": "t1", "kind": "qualtrics", "secret": "test-shared-key",
-        "qualtrics": {"baseUrl": base, "apiToken": DEFAULT_API_TOKEN}})
+    r = client.post(
+        "/integrations/sources",
+        json={
+            "tenantId": "t1",
+            "kind": "qualtrics",
+            "secret": "test-shared-key",
+            "qualtrics": {"baseUrl": base, "apiToken": DEFAULT_API_TOKEN},
+        },
+    )
     body = completed_callback(SURVEY_ID, RESPONSE_ID, shared_key="another-key")
-    answer = client.post(f"/ingest/qualtrics/{r.json()['sourceId']}", content=body,
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+    answer = client.post(
+        f"/ingest/qualtrics/{r.json()['sourceId']}",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 401
     assert fake.requests == []
 
@@ -119,27 +155,45 @@ def test_task_to_typeform_destination_verifies(client: TestClient) -> None:
     receiver = TypeformReceiver()
     receiver.expect_secret("/tf", "shared-typeform-secret")
     with BackgroundServer(receiver.app) as server:
-        client.post("/integrations/destinations", json={
-            "tenantId": "t1", "connector": "typeform", "url": f"{server.url}/tf",
-            "eventTypes": ["task.completed"],
-            "credentials": {"typeformSecret": "shared-typeform-secret"}})
-        r = client.post("/integrations/events", json={"tenantId": "t1", "type": "task.completed",
-                                                       "data": task_data()})
+        client.post(
+            "/integrations/destinations",
+            json={
+                "tenantId": "t1",
+                "connector": "typeform",
+                "url": f"{server.url}/tf",
+                "eventTypes": ["task.completed"],
+                "credentials": {"typeformSecret": "shared-typeform-secret"},
+            },
+        )
+        r = client.post(
+            "/integrations/events",
+            json={"tenantId": "t1", "type": "task.completed", "data": task_data()},
+        )
         [delivery] = r.json()["deliveryIds"]
         wait_delivery(client, delivery, "succeeded")
         [verdict] = receiver.wait_for("/tf", 1)
     assert verdict.signature_ok is True and verdict.problems == [] and verdict.ok
 
 
-def test_task_to_qualtrics_destination_fits_schema(client: TestClient,
-                                                   qualtrics: tuple[FakeQualtrics, str]) -> None:
+def test_task_to_qualtrics_destination_fits_schema(
+    client: TestClient, qualtrics: tuple[FakeQualtrics, str]
+) -> None:
     fake, base = qualtrics
-    client.post("/integrations/destinations", json={
-        "tenantId": "t1", "connector": "qualtrics", "url": base, "eventTypes": ["task.completed"],
-        "credentials": {"apiToken": DEFAULT_API_TOKEN},
-        "options": {"surveyId": "SV_9xCtQ4mP7nR2kLs"}})
-    r = client.post("/integrations/events", json={"tenantId": "t1", "type": "task.completed",
-                                                   "data": task_data()})
+    client.post(
+        "/integrations/destinations",
+        json={
+            "tenantId": "t1",
+            "connector": "qualtrics",
+            "url": base,
+            "eventTypes": ["task.completed"],
+            "credentials": {"apiToken": DEFAULT_API_TOKEN},
+            "options": {"surveyId": "SV_9xCtQ4mP7nR2kLs"},
+        },
+    )
+    r = client.post(
+        "/integrations/events",
+        json={"tenantId": "t1", "type": "task.completed", "data": task_data()},
+    )
     [delivery] = r.json()["deliveryIds"]
     body = wait_delivery(client, delivery, "succeeded")
     assert body["lastStatusCode"] == 200

@@ -17,22 +17,31 @@ Receiver = tuple[WebhookReceiver, str]
 
 
 def make_destination(client: TestClient, url: str, **extra: Any) -> dict[str, Any]:
-    body = {"tenantId": "t1", "name": "d", "connector": "webhook", "url": url,
-            "eventTypes": ["task.completed"], **extra}
+    body = {
+        "tenantId": "t1",
+        "name": "d",
+        "connector": "webhook",
+        "url": url,
+        "eventTypes": ["task.completed"],
+        **extra,
+    }
     r = client.post("/integrations/destinations", json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
 def post_event(client: TestClient, **extra: Any) -> dict[str, Any]:
-    r = client.post("/integrations/events", json={"tenantId": "t1", "type": "task.completed",
-                                                   "data": task_data(), **extra})
+    r = client.post(
+        "/integrations/events",
+        json={"tenantId": "t1", "type": "task.completed", "data": task_data(), **extra},
+    )
     assert r.status_code in (200, 202), r.text
     return dict(r.json())
 
 
-def wait_delivery(client: TestClient, delivery_id: str, *statuses: str,
-                  timeout: float = 20.0) -> dict[str, Any]:
+def wait_delivery(
+    client: TestClient, delivery_id: str, *statuses: str, timeout: float = 20.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -43,7 +52,9 @@ def wait_delivery(client: TestClient, delivery_id: str, *statuses: str,
     raise AssertionError(f"delivery stayed {body.get('status')}: {body}")
 
 
-def test_v1_signature_verifies_with_reference_library(client: TestClient, receiver: Receiver) -> None:
+def test_v1_signature_verifies_with_reference_library(
+    client: TestClient, receiver: Receiver
+) -> None:
     rec, url = receiver
     dst = make_destination(client, f"{url}/v1")
     post_event(client)
@@ -73,8 +84,9 @@ def test_500_500_200_gives_three_attempts(client: TestClient, receiver: Receiver
     make_destination(client, f"{url}/flaky", retrySchedule=[1, 1])
     [delivery_id] = post_event(client)["deliveryIds"]
     body = wait_delivery(client, delivery_id, "succeeded", timeout=15)
-    attempts = client.get(f"/integrations/deliveries/{delivery_id}",
-                          params={"includeAttempts": "true"}).json()["attempts"]
+    attempts = client.get(
+        f"/integrations/deliveries/{delivery_id}", params={"includeAttempts": "true"}
+    ).json()["attempts"]
     assert [a["statusCode"] for a in attempts] == [500, 500, 200]
     assert [a["number"] for a in attempts] == [1, 2, 3]
     assert body["attemptCount"] == 3
@@ -177,7 +189,9 @@ def test_test_send_and_replay(client: TestClient, receiver: Receiver) -> None:
     assert first.headers["x-gateway-delivery-id"] != second.headers["x-gateway-delivery-id"]
 
 
-def test_ssrf_guard_blocks_private_addresses(db_url: str, tmp_path: Any, receiver: Receiver) -> None:
+def test_ssrf_guard_blocks_private_addresses(
+    db_url: str, tmp_path: Any, receiver: Receiver
+) -> None:
     from gateway.app import create_app
     from tests.conftest import ADMIN_KEY, make_settings
 
@@ -210,8 +224,10 @@ def test_ordered_destination_delivers_in_order_and_blocks_on_failure(
     rec, url = receiver
     rec.script("/ordered", 500)  # the first event fails once: later ones must wait for it
     make_destination(client, f"{url}/ordered", ordered=True, retrySchedule=[1])
-    events = [{"tenantId": "t1", "type": "task.completed", "data": task_data(taskId=f"t{i}")}
-              for i in range(5)]
+    events = [
+        {"tenantId": "t1", "type": "task.completed", "data": task_data(taskId=f"t{i}")}
+        for i in range(5)
+    ]
     r = client.post("/integrations/events", json={"events": events})
     ids = [x["deliveryIds"][0] for x in r.json()["results"]]
     for delivery_id in ids:
@@ -221,8 +237,9 @@ def test_ordered_destination_delivers_in_order_and_blocks_on_failure(
     assert tasks == ["t0", "t0", "t1", "t2", "t3", "t4"]
 
 
-def test_a_crashing_connector_is_recorded_not_stuck(client: TestClient, receiver: Receiver,
-                                                    monkeypatch: Any) -> None:
+def test_a_crashing_connector_is_recorded_not_stuck(
+    client: TestClient, receiver: Receiver, monkeypatch: Any
+) -> None:
     from connectors.webhook.adapter import WebhookAdapter
 
     def boom(self: Any, event: Any, destination: Any, now: Any) -> Any:

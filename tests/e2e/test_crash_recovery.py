@@ -31,8 +31,21 @@ def free_port() -> int:
 
 def start_serve(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -41,36 +54,60 @@ def start_serve(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[b
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError(f"gateway serve did not come up: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"gateway serve did not come up: {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_kill_9_then_restart_delivers_everything(
-    backend: str, tmp_path: Path, receiver: tuple[WebhookReceiver, str],
+    backend: str,
+    tmp_path: Path,
+    receiver: tuple[WebhookReceiver, str],
     request: pytest.FixtureRequest,
 ) -> None:
     rec, url = receiver
-    db_url = (f"sqlite:///{tmp_path}/gateway.db" if backend == "sqlite"
-              else request.getfixturevalue("postgres_url"))
+    db_url = (
+        f"sqlite:///{tmp_path}/gateway.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     for _ in range(EVENTS):  # slow answers keep many deliveries in flight when the kill lands
         rec.script("/crash", Script(200, delay=0.4))
-    env = {**os.environ, "GATEWAY_DATABASE_URL": db_url, "GATEWAY_ADMIN_KEY": ADMIN_KEY,
-           "GATEWAY_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8", "GATEWAY_LEASE_SECONDS": "3",
-           "GATEWAY_DESTINATION_CONCURRENCY": "16", "GATEWAY_ENCRYPTION_KEY":
-           "x7rV4q3pZ5m2Y0b9P8Kj1QyTn6Ws3Hd2Lc0Fv5Ga8Eo="}
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": db_url,
+        "GATEWAY_ADMIN_KEY": ADMIN_KEY,
+        "GATEWAY_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
+        "GATEWAY_LEASE_SECONDS": "3",
+        "GATEWAY_DESTINATION_CONCURRENCY": "16",
+        "GATEWAY_ENCRYPTION_KEY": "x7rV4q3pZ5m2Y0b9P8Kj1QyTn6Ws3Hd2Lc0Fv5Ga8Eo=",
+    }
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     headers = {"x-api-key": ADMIN_KEY}
     proc = start_serve(env, port, tmp_path)
     try:
-        r = httpx.post(f"{api}/integrations/destinations", headers=headers, json={
-            "tenantId": "t1", "connector": "webhook", "url": f"{url}/crash",
-            "eventTypes": ["task.completed"], "retrySchedule": [1, 1, 1]})
+        r = httpx.post(
+            f"{api}/integrations/destinations",
+            headers=headers,
+            json={
+                "tenantId": "t1",
+                "connector": "webhook",
+                "url": f"{url}/crash",
+                "eventTypes": ["task.completed"],
+                "retrySchedule": [1, 1, 1],
+            },
+        )
         assert r.status_code == 201, r.text
-        events = [{"tenantId": "t1", "type": "task.completed", "data": task_data()}
-                  for _ in range(EVENTS)]
-        r = httpx.post(f"{api}/integrations/events", headers=headers, json={"events": events},
-                       timeout=30)
+        events = [
+            {"tenantId": "t1", "type": "task.completed", "data": task_data()} for _ in range(EVENTS)
+        ]
+        r = httpx.post(
+            f"{api}/integrations/events", headers=headers, json={"events": events}, timeout=30
+        )
         assert r.status_code == 202, r.text
         event_ids = {item["eventId"] for item in r.json()["results"]}
         rec.wait_for("/crash", 10, timeout=20)
@@ -78,8 +115,10 @@ def test_kill_9_then_restart_delivers_everything(
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
-    store = open_store(Settings(GATEWAY_DATABASE_URL=db_url, GATEWAY_ENCRYPTION_KEY=env[
-        "GATEWAY_ENCRYPTION_KEY"]), run_migrations=False)
+    store = open_store(
+        Settings(GATEWAY_DATABASE_URL=db_url, GATEWAY_ENCRYPTION_KEY=env["GATEWAY_ENCRYPTION_KEY"]),
+        run_migrations=False,
+    )
     _, stuck = store.list_deliveries(DeliveryFilter(status="sending"), page=1, page_size=1)
     assert stuck > 0, "the kill should land while deliveries are in flight"
     assert len(rec.on("/crash")) < EVENTS
@@ -96,8 +135,9 @@ def test_kill_9_then_restart_delivers_everything(
         time.sleep(1.0)
         counts: dict[str, Any] = {}
         for status in ("sending", "pending", "succeeded", "failed"):
-            counts[status] = store.list_deliveries(DeliveryFilter(status=status), page=1,
-                                                   page_size=1)[1]
+            counts[status] = store.list_deliveries(
+                DeliveryFilter(status=status), page=1, page_size=1
+            )[1]
         assert counts["sending"] == 0 and counts["pending"] == 0, counts
         assert counts["succeeded"] == EVENTS, counts
         # At least once: a delivery in flight at the kill may arrive twice, same webhook-id.

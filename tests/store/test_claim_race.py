@@ -18,11 +18,22 @@ from tests.conftest import make_settings, task_data
 
 
 def seed(store: Store, url: str, events: int) -> None:
-    store.create_destination({"tenant_id": "t1", "name": "race", "connector": "webhook",
-                              "url": url, "event_types": ["task.completed"]})
+    store.create_destination(
+        {
+            "tenant_id": "t1",
+            "name": "race",
+            "connector": "webhook",
+            "url": url,
+            "event_types": ["task.completed"],
+        }
+    )
     for start in range(0, events, 500):
-        store.ingest_events([EventIn(tenant_id="t1", type="task.completed", data=task_data())
-                             for _ in range(start, min(events, start + 500))])
+        store.ingest_events(
+            [
+                EventIn(tenant_id="t1", type="task.completed", data=task_data())
+                for _ in range(start, min(events, start + 500))
+            ]
+        )
 
 
 @pytest.mark.postgres
@@ -53,15 +64,23 @@ def test_concurrent_claims_never_overlap(postgres_url: str, tmp_path: Any) -> No
 
 
 @pytest.mark.postgres
-def test_two_workers_send_each_delivery_once(postgres_url: str, tmp_path: Any,
-                                             receiver: tuple[WebhookReceiver, str]) -> None:
+def test_two_workers_send_each_delivery_once(
+    postgres_url: str, tmp_path: Any, receiver: tuple[WebhookReceiver, str]
+) -> None:
     rec, url = receiver
     settings = make_settings(postgres_url, tmp_path, GATEWAY_WORKER_BATCH_SIZE=25)
     seed(open_store(settings), f"{url}/race", 600)
 
     async def run_workers() -> list[Worker]:
-        workers = [Worker(open_store(settings), AiohttpDeliveryClient(settings.allowed_networks()),
-                          settings, owner=f"worker-{i}") for i in range(2)]
+        workers = [
+            Worker(
+                open_store(settings),
+                AiohttpDeliveryClient(settings.allowed_networks()),
+                settings,
+                owner=f"worker-{i}",
+            )
+            for i in range(2)
+        ]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(w.run(stop)) for w in workers]
         deadline = asyncio.get_running_loop().time() + 60

@@ -37,11 +37,21 @@ def simulator() -> Iterator[str]:
 
 def start_run(sim: str, concurrency: int = 10) -> str:
     headers = {"x-api-key": SIM_KEY}
-    study = httpx.post(f"{sim}/studies", headers=headers, json={
-        "tenantId": TENANT, "populationId": DEFAULT_POPULATION_ID, "skillId": DEFAULT_SKILL_ID,
-        "name": "Poller test"}).json()
-    run = httpx.post(f"{sim}/studies/{study['id']}/runs", headers=headers,
-                     json={"tenantId": TENANT, "maxConcurrency": concurrency})
+    study = httpx.post(
+        f"{sim}/studies",
+        headers=headers,
+        json={
+            "tenantId": TENANT,
+            "populationId": DEFAULT_POPULATION_ID,
+            "skillId": DEFAULT_SKILL_ID,
+            "name": "Poller test",
+        },
+    ).json()
+    run = httpx.post(
+        f"{sim}/studies/{study['id']}/runs",
+        headers=headers,
+        json={"tenantId": TENANT, "maxConcurrency": concurrency},
+    )
     assert run.status_code in (201, 202), run.text
     return str(study["id"])
 
@@ -57,12 +67,23 @@ def test_run_of_50_tasks_yields_50_events_and_deliveries(
     db_url: str, tmp_path: Any, simulator: str, receiver: tuple[WebhookReceiver, str]
 ) -> None:
     rec, url = receiver
-    settings = make_settings(db_url, tmp_path, PERSON_API_BASE_URL=simulator,
-                             PERSON_API_KEY=SIM_KEY, GATEWAY_POLL_INTERVAL_SECONDS=0.5)
+    settings = make_settings(
+        db_url,
+        tmp_path,
+        PERSON_API_BASE_URL=simulator,
+        PERSON_API_KEY=SIM_KEY,
+        GATEWAY_POLL_INTERVAL_SECONDS=0.5,
+    )
     with TestClient(create_app(settings), headers={"x-api-key": ADMIN_KEY}) as client:
-        r = client.post("/integrations/destinations", json={
-            "tenantId": TENANT, "connector": "webhook", "url": f"{url}/tasks",
-            "eventTypes": ["task.completed"]})
+        r = client.post(
+            "/integrations/destinations",
+            json={
+                "tenantId": TENANT,
+                "connector": "webhook",
+                "url": f"{url}/tasks",
+                "eventTypes": ["task.completed"],
+            },
+        )
         assert r.status_code == 201
         start_run(simulator)
         got = rec.wait_for("/tasks", 50, timeout=40)
@@ -80,8 +101,13 @@ def test_restarts_and_crashes_neither_skip_nor_repeat(
     db_url: str, tmp_path: Any, simulator: str
 ) -> None:
     """New pollers (restarts) and a crash between ingest and cursor save, during a live run."""
-    settings = make_settings(db_url, tmp_path, PERSON_API_BASE_URL=simulator,
-                             PERSON_API_KEY=SIM_KEY, PERSON_TENANT_IDS=TENANT)
+    settings = make_settings(
+        db_url,
+        tmp_path,
+        PERSON_API_BASE_URL=simulator,
+        PERSON_API_KEY=SIM_KEY,
+        PERSON_TENANT_IDS=TENANT,
+    )
     store = open_store(settings)
 
     async def scenario() -> None:
@@ -117,8 +143,13 @@ def test_restarts_and_crashes_neither_skip_nor_repeat(
 
 
 def test_upstream_errors_delay_but_lose_nothing(db_url: str, tmp_path: Any, simulator: str) -> None:
-    settings = make_settings(db_url, tmp_path, PERSON_API_BASE_URL=simulator,
-                             PERSON_API_KEY=SIM_KEY, PERSON_TENANT_IDS=TENANT)
+    settings = make_settings(
+        db_url,
+        tmp_path,
+        PERSON_API_BASE_URL=simulator,
+        PERSON_API_KEY=SIM_KEY,
+        PERSON_TENANT_IDS=TENANT,
+    )
     store = open_store(settings)
     start_run(simulator, concurrency=25)
     time.sleep(1.5)
@@ -126,8 +157,11 @@ def test_upstream_errors_delay_but_lose_nothing(db_url: str, tmp_path: Any, simu
     async def scenario() -> None:
         async with httpx.AsyncClient() as http:
             poller = Poller(store, settings, http)
-            r = await http.post(f"{simulator}/_faults", headers={"x-api-key": SIM_KEY},
-                                json={"mode": "error500", "count": 3})
+            r = await http.post(
+                f"{simulator}/_faults",
+                headers={"x-api-key": SIM_KEY},
+                json={"mode": "error500", "count": 3},
+            )
             assert r.status_code in (200, 201, 204)
             await poller.poll_tenant(TENANT)
             health = upstream_health(store, settings)
@@ -138,8 +172,11 @@ def test_upstream_errors_delay_but_lose_nothing(db_url: str, tmp_path: Any, simu
             skipped = await poller.poll_tenant(TENANT)  # still backing off
             assert skipped.skipped
             store.save_cursor(TENANT, backoff_until=None)
-            await http.post(f"{simulator}/_faults", headers={"x-api-key": SIM_KEY},
-                            json={"mode": "throttle429", "count": 1, "retryAfter": 7})
+            await http.post(
+                f"{simulator}/_faults",
+                headers={"x-api-key": SIM_KEY},
+                json={"mode": "throttle429", "count": 1, "retryAfter": 7},
+            )
             await poller.poll_tenant(TENANT)
             cursor = store.get_cursor(TENANT)
             assert cursor is not None
