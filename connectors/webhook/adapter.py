@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from gateway.adapters import Outcome, RenderedRequest, ResponseInfo, classify_standard
 from gateway.models import DestinationView, Event
@@ -13,7 +14,7 @@ from gateway.models import DestinationView, Event
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON: the bytes we sign are the bytes we send."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(value)
 
 
 class WebhookAdapter:

@@ -12,6 +12,7 @@ Redirects are never followed (CONTRACT §4), and only the first 4 KiB of a respo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -84,6 +85,7 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+@functools.lru_cache(maxsize=4096)
 def check_url(url: str, allowed: tuple[Network, ...] | None) -> None:
     """Refuse non-HTTP schemes and refused IP literals before any connection."""
     parts = urlsplit(url)
@@ -136,7 +138,7 @@ class AiohttpDeliveryClient:
         """One request; the response body is cut to ``body_limit`` bytes."""
         check_url(url, self._allowed)
         session = self._open()
-        timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        timeout = _timeout(timeout_seconds)
         try:
             async with session.request(
                 method,
@@ -147,7 +149,8 @@ class AiohttpDeliveryClient:
                 timeout=timeout,
             ) as resp:
                 excerpt = await _read_excerpt(resp, body_limit)
-                return ResponseInfo(resp.status, dict(resp.headers), excerpt)
+                headers = {str(k): v for k, v in resp.headers.items()}
+                return ResponseInfo(resp.status, headers, excerpt)
         except DeliveryError:
             raise
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -161,6 +164,11 @@ class AiohttpDeliveryClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@functools.lru_cache(maxsize=256)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 async def _read_excerpt(resp: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -96,15 +97,16 @@ def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
         )
 
 
-def redact(headers: dict[str, str], extra_names: set[str] | None = None) -> dict[str, str]:
-    """Headers as stored on the attempt: credentials and signatures masked."""
-    extra = {n.lower() for n in (extra_names or set())}
+def redact(headers: dict[str, str], extra_names: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Headers as stored on the attempt: credentials masked (signatures are not secrets)."""
     return {
-        name: (
-            REDACTED
-            if (_SENSITIVE.search(name) and not name.lower().startswith(("webhook-", "x-gateway-")))
-            or name.lower() in extra
-            else value
-        )
+        name: REDACTED if _sensitive(name.lower(), extra_names) else value
         for name, value in headers.items()
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _sensitive(name: str, extra_names: frozenset[str]) -> bool:
+    if name in extra_names:
+        return True
+    return bool(_SENSITIVE.search(name)) and not name.startswith(("webhook-", "x-gateway-"))

@@ -351,9 +351,9 @@ def _header(response: ResponseInfo, name: str) -> str | None:
     return None
 
 
-def _credential_header_names(credentials: dict[str, Any]) -> set[str]:
+def _credential_header_names(credentials: dict[str, Any]) -> frozenset[str]:
     name = credentials.get("headerName")
-    return {str(name)} if name else set()
+    return frozenset({str(name).lower()}) if name else frozenset()
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

@@ -36,8 +36,7 @@ UPDATE deliveries SET status = 'sending', lease_until = :lease_until, leased_by 
        updated_at = :now
 WHERE id IN (
     SELECT d.id FROM deliveries d JOIN destinations t ON t.id = d.destination_id
-    WHERE ((d.status = 'pending' AND d.next_attempt_at <= :now)
-           OR (d.status = 'sending' AND d.lease_until < :now))
+    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
       AND t.status = 'active' AND t.deleted_at IS NULL
       AND (NOT t.ordered OR NOT EXISTS (
             SELECT 1 FROM deliveries e
@@ -49,6 +48,16 @@ WHERE id IN (
 RETURNING id, tenant_id, event_id, event_type, destination_id, connector, attempt_count,
           is_test, trigger, replay_of
 """
+
+
+# A lease that ran out belongs to a process that died mid-send: its delivery is due again now.
+# Kept apart from the claim so the claim can walk the (status, next_attempt_at, id) index in order.
+_RECOVER_SQL = text("""
+UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_until = NULL,
+       leased_by = NULL, updated_at = :now
+WHERE status = 'sending' AND lease_until < :now
+RETURNING id, tenant_id, destination_id, attempt_count
+""").bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def _claim_statement(dialect: str) -> Any:
@@ -104,6 +113,7 @@ class ClaimVerbs(StoreBase):
     def claim_due(self, *, owner: str, limit: int, lease_seconds: float) -> list[Claimed]:
         now = self.clock()
         with self.tx() as conn:
+            self._recover_expired(conn, now)
             rows = conn.execute(
                 _claim_statement(conn.dialect.name),
                 {
@@ -145,6 +155,24 @@ class ClaimVerbs(StoreBase):
                 )
         claimed.sort(key=lambda c: c.id)
         return claimed
+
+    def _recover_expired(self, conn: Connection, now: datetime) -> None:
+        recovered = conn.execute(_RECOVER_SQL, {"now": now}).all()
+        if recovered:
+            conn.execute(
+                insert(_chg),
+                [
+                    {
+                        "delivery_id": r.id,
+                        "tenant_id": r.tenant_id,
+                        "destination_id": r.destination_id,
+                        "status": DeliveryStatus.PENDING.value,
+                        "attempt_count": r.attempt_count,
+                        "at": now,
+                    }
+                    for r in recovered
+                ],
+            )
 
     def renew_leases(self, *, owner: str, lease_seconds: float) -> int:
         """Extend every lease this worker holds (called while its deliveries are in flight)."""

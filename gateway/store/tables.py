@@ -109,7 +109,7 @@ class EventRow(SQLModel, table=True):
 class DeliveryRow(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
         Index("ix_deliveries_destination", "destination_id", "id"),
         Index("ix_deliveries_tenant_created", "tenant_id", "created_at"),
     )
