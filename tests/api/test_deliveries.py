@@ -4,32 +4,18 @@ attempts, and replay of one delivery, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from tests.api.support import (
-    DATABASES,
-    admin_client,
     assert_error,
     make_destination,
-    module_database,
     new_tenant,
     post_event,
 )
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def api(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    with (
-        module_database(request, tmp_path_factory) as url,
-        admin_client(url, tmp_path_factory) as client,
-    ):
-        yield client
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

@@ -4,38 +4,18 @@ secret rotation and test sends, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from tests.api.support import (
-    DATABASES,
     DEAD_URL,
-    admin_client,
     assert_error,
     make_destination,
-    module_database,
     new_tenant,
     post_event,
 )
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def api(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    with (
-        module_database(request, tmp_path_factory) as url,
-        admin_client(url, tmp_path_factory) as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-def tenant() -> str:
-    return new_tenant()
 
 
 def valid_body(tenant: str, **extra: Any) -> dict[str, Any]:

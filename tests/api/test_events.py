@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,31 +14,12 @@ from starlette.testclient import TestClient
 from gateway.catalog import catalog
 from gateway.fakes.webhook import WebhookReceiver
 from tests.api.support import (
-    DATABASES,
-    admin_client,
     assert_error,
     make_destination,
-    module_database,
     new_tenant,
     post_event,
 )
 from tests.conftest import task_data
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def api(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    with (
-        module_database(request, tmp_path_factory) as url,
-        admin_client(url, tmp_path_factory) as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-def tenant() -> str:
-    return new_tenant()
 
 
 def survey_data() -> dict[str, Any]:
