@@ -17,6 +17,7 @@ def all_routes() -> list[BaseRoute]:
         ingest,
         keys,
         metrics,
+        openapi,
         replays,
         stats,
         stream,
@@ -37,6 +38,7 @@ def all_routes() -> list[BaseRoute]:
         stats,
         metrics,
         dashboard,
+        openapi,
     ):
         routes.extend(module.routes)
     return routes
