@@ -75,7 +75,11 @@ async def principal_for_key(svc: Services, key: str) -> Principal:
     else:
         principal = await run(svc.store.find_api_key, key)
         admin_key = svc.settings.admin_key
-        if principal is None and admin_key and hmac.compare_digest(key, admin_key):
+        if (
+            principal is None
+            and admin_key
+            and hmac.compare_digest(key.encode(), admin_key.encode())
+        ):
             principal = Principal(key_id="key_bootstrap", tenant_id=None, is_admin=True)
         if len(svc._auth_cache) > 10_000:
             svc._auth_cache.clear()

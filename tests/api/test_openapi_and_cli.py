@@ -77,3 +77,10 @@ def test_gateway_verify_cli_v1a() -> None:
     body = b'{"x":1}'
     headers = signing.signature_headers("evt_9", int(time.time()), body, [private])
     assert run_verify(body, headers, public).returncode == 0
+
+
+def test_non_ascii_key_is_401_not_500(api: TestClient) -> None:
+    # Sent as raw bytes, as curl does with a mis-pasted key.
+    r = api.get("/integrations/deliveries", headers={"x-api-key": "pgw_\u00e9\u00e8".encode()})
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthorized"
