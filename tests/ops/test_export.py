@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,28 +11,11 @@ from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from gateway.api.export import COLUMNS, safe_cell
-from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.store import Store, open_store
+from gateway.store import Store
 from gateway.store.tables import DeliveryRow
-from tests.conftest import ADMIN_KEY
 from tests.ops.conftest import seed_deliveries
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    the_store = open_store(settings)
-    yield the_store
-    the_store.engine.dispose()
-
-
-@pytest.fixture
-def api(settings: Settings, store: Store) -> Iterator[TestClient]:
-    app = create_app(settings, store=store, run_worker=False, run_scheduler=False)
-    with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
-        yield client
 
 
 def read_csv(client: TestClient, **params: str) -> list[dict[str, str]]:

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from gateway.app import create_app
 from gateway.errors import ConflictError
 from gateway.replayer import run_replays
 from gateway.settings import Settings
@@ -31,21 +29,6 @@ from tests.ops.conftest import seed_deliveries
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 _rpl = ReplayRow.__table__  # type: ignore[attr-defined]
 SINCE = "2000-01-01T00:00:00Z"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    the_store = open_store(settings)
-    yield the_store
-    the_store.engine.dispose()
-
-
-@pytest.fixture
-def api(settings: Settings, store: Store) -> Iterator[TestClient]:
-    """The API without worker or scheduler: the tests drive the replay runner themselves."""
-    app = create_app(settings, store=store, run_worker=False, run_scheduler=False)
-    with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
-        yield client
 
 
 def replays_of(store: Store, replay_id: str) -> list[Any]:
