@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from gateway.delivery.worker import Worker
 from gateway.models import Event
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, EventIn, Store, open_store
+from gateway.store.engine import scratch_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -132,19 +132,9 @@ def sqlite_url() -> Iterator[str]:
         yield f"sqlite:///{tmp}/gateway.db"
 
 
-@contextlib.contextmanager
-def postgres_url() -> Iterator[str]:
+def postgres_url() -> contextlib.AbstractContextManager[str]:
     """A fresh database, dropped afterwards (even if the run fails)."""
-    name = f"gw_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_postgres_database(POSTGRES_ADMIN_URL, "gw_bench")
 
 
 def seed(store: Store, url: str, events: int) -> float:

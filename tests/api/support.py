@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from httpx import Response
-from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.store.engine import scratch_postgres_database
 from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -35,16 +35,8 @@ def module_database(
         return
     if not request.getfixturevalue("postgres_ok"):
         pytest.skip("PostgreSQL not reachable")
-    name = f"gw_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(POSTGRES_ADMIN_URL, "gw_api") as url:
+        yield url
 
 
 @contextmanager
