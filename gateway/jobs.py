@@ -23,7 +23,6 @@ async def install_jobs(runtime: Runtime) -> None:
         http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         poller = Poller(runtime.store, settings, http)
         poller.on_events.append(runtime.wake_worker)
-        runtime.extras["poller"] = poller
         runtime.extras.setdefault("closers", []).append(http.aclose)
 
         async def poll() -> None:

@@ -24,18 +24,6 @@ def get_connector(name: str) -> Connector:
     return adapter
 
 
-def available_connectors() -> list[str]:
-    """Connectors whose adapter module is present (placeholders are skipped)."""
-    out = []
-    for name in CONNECTORS:
-        try:
-            get_connector(name)
-        except ModuleNotFoundError:
-            continue
-        out.append(name)
-    return out
-
-
 SOURCE_KINDS: tuple[str, ...] = (ConnectorName.TYPEFORM.value, ConnectorName.QUALTRICS.value)
 
 

@@ -36,7 +36,6 @@ class Services:
 
     settings: Settings
     store: Store
-    started_at: float = field(default_factory=time.monotonic)
     wake_worker: Callable[[], None] = lambda: None
     scheduler_running: Callable[[], bool] = lambda: False
     extras: dict[str, Any] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from gateway import __version__
 from gateway.api.common import json_response, run, services
 from gateway.errors import GatewayError
+from gateway.models import iso
 from gateway.upstream.poller import upstream_health
 
 HEARTBEAT_STALE = timedelta(seconds=60)
@@ -35,7 +36,7 @@ async def health(request: Request) -> Response:
         fresh = beat is not None and svc.store.clock() - beat < HEARTBEAT_STALE
         checks["scheduler"] = {
             "status": "ok" if fresh else "failing",
-            "lastHeartbeat": beat.isoformat() if beat else None,
+            "lastHeartbeat": iso(beat) if beat else None,
         }
     try:
         checks["upstream"] = await run(upstream_health, svc.store, svc.settings)

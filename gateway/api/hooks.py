@@ -29,7 +29,7 @@ from gateway.api.common import (
 from gateway.api.schemas import _check_url
 from gateway.catalog import catalog
 from gateway.errors import NotFoundError, ValidationError
-from gateway.models import PLATFORMS
+from gateway.models import PLATFORMS, iso
 from gateway.registry import get_connector
 from gateway.store import Principal, Store
 
@@ -56,12 +56,11 @@ def _event_type(value: Any, path: str) -> str:
 
 
 def _subscription_out(row: dict[str, Any]) -> dict[str, Any]:
-    created = row["created_at"].isoformat().replace("+00:00", "Z")
     return {
         "id": row["id"],
         "url": row["url"],
         "event": row["event_types"][0],
-        "createdAt": created,
+        "createdAt": iso(row["created_at"]),
         "status": row["status"],
     }
 

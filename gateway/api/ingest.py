@@ -30,7 +30,13 @@ from gateway.api.common import (
     services,
 )
 from gateway.catalog import validate_event_data
-from gateway.errors import DeliveryError, NotFoundError, SignatureError, ValidationError
+from gateway.errors import (
+    DeliveryError,
+    GatewayError,
+    NotFoundError,
+    SignatureError,
+    ValidationError,
+)
 from gateway.registry import get_inbound
 from gateway.store import EventIn, Principal
 
@@ -176,7 +182,9 @@ async def _fetch(svc: Any, fetch: Any, kind: str) -> Any:
     raise _UpstreamFetchFailed(f"could not fetch the {kind} response: {last}")
 
 
-class _UpstreamFetchFailed(ValidationError):
+class _UpstreamFetchFailed(GatewayError):
+    """The survey platform's API did not give us the response (502: the platform retries)."""
+
     status = 502
     code = "upstream_fetch_failed"
 

@@ -11,8 +11,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from gateway.api.common import ApiModel, camel, times
 from gateway.catalog import catalog
+from gateway.delivery.request import redact
 from gateway.models import PLATFORMS, SigningAlgorithm
-from gateway.registry import CONNECTORS
 
 MAX_RETRY_STEPS = 20
 MAX_RETRY_STEP_SECONDS = 7 * 86400
@@ -138,14 +138,8 @@ class KeyIn(ApiModel):
     admin: bool = False
 
 
-_SENSITIVE_HEADER = ("authorization", "token", "secret", "password", "key", "cookie")
-
-
 def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
-    headers = {
-        k: ("[redacted]" if any(s in k.lower() for s in _SENSITIVE_HEADER) else v)
-        for k, v in (row["headers"] or {}).items()
-    }
+    headers = redact(row["headers"] or {})
     out: dict[str, Any] = camel(
         {
             "id": row["id"],
@@ -228,10 +222,3 @@ def event_out(row: dict[str, Any]) -> dict[str, Any]:
         "origin": row["origin"],
         "data": row["data"],
     }
-
-
-def platform_of(connector: str) -> bool:
-    return connector in PLATFORMS
-
-
-__all__ = ["CONNECTORS"]

@@ -16,7 +16,7 @@ from gateway.adapters import Connector, RenderedRequest
 from gateway.models import DestinationView, ErrorClass, Event
 
 USER_AGENT = f"person-gateway/{__version__}"
-_SENSITIVE = re.compile(r"authorization|token|secret|password|cookie|api-?key", re.I)
+_SENSITIVE = re.compile(r"authorization|token|secret|password|cookie|key", re.I)
 REDACTED = "[redacted]"
 
 
@@ -98,7 +98,8 @@ def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
 
 
 def redact(headers: dict[str, str], extra_names: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Headers as stored on the attempt: credentials masked (signatures are not secrets)."""
+    """Headers as stored on an attempt or shown on a destination: credentials masked
+    (signatures are not secrets)."""
     return {
         name: REDACTED if _sensitive(name.lower(), extra_names) else value
         for name, value in headers.items()
@@ -107,6 +108,5 @@ def redact(headers: dict[str, str], extra_names: frozenset[str] = frozenset()) -
 
 @functools.lru_cache(maxsize=1024)
 def _sensitive(name: str, extra_names: frozenset[str]) -> bool:
-    if name in extra_names:
-        return True
-    return bool(_SENSITIVE.search(name)) and not name.startswith(("webhook-", "x-gateway-"))
+    # None of the gateway's own headers (webhook-*, x-gateway-*) matches the pattern.
+    return name in extra_names or bool(_SENSITIVE.search(name))

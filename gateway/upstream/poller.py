@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from gateway.errors import UpstreamError, UpstreamThrottled
+from gateway.models import iso
 from gateway.settings import Settings
 from gateway.store import EventIn, Store
 from gateway.upstream.client import PersonRunClient, Task, format_cursor
@@ -143,7 +144,6 @@ class Poller:
                     self.client.get_scores(task.id),
                 )
             data = task_event_data(task, results, turns, scores, base_url=self.base_url)
-            data["provenance"] = {"synthetic": True, "generator": "person.run", "source": "poller"}
             return EventIn(
                 id=task_event_id(tenant_id, task.id),
                 tenant_id=tenant_id,
@@ -209,4 +209,4 @@ def upstream_health(store: Store, settings: Settings) -> dict[str, Any]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else iso(value)
