@@ -79,7 +79,9 @@ async def principal_for_key(svc: Services, key: str) -> Principal:
             and admin_key
             and hmac.compare_digest(key.encode(), admin_key.encode())
         ):
-            principal = Principal(key_id="key_bootstrap", tenant_id=None, is_admin=True)
+            principal = Principal(
+                key_id="key_bootstrap", tenant_id=None, is_admin=True, name="GATEWAY_ADMIN_KEY"
+            )
         if len(svc._auth_cache) > 10_000:
             svc._auth_cache.clear()
         svc._auth_cache[key] = (now + AUTH_CACHE_SECONDS, principal)

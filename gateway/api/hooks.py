@@ -108,7 +108,7 @@ async def subscribe(request: Request, principal: Principal) -> Response:
     existing = await _find(store, tenant_id, platform, url, event)
     if existing:
         return json_response(_subscription_out(existing[0]), 200)
-    row, _secret = await run(
+    row, secret = await run(
         store.create_destination,
         {
             "tenant_id": tenant_id,
@@ -120,7 +120,15 @@ async def subscribe(request: Request, principal: Principal) -> Response:
             "subscription": True,
         },
     )
-    return json_response(_subscription_out(row), 201)
+    return json_response({**_subscription_out(row), "secret": secret}, 201)
+
+
+@endpoint
+async def me(request: Request, principal: Principal) -> Response:
+    """The key's own identity: the platforms' connection test and connection label."""
+    return json_response(
+        {"tenantId": principal.tenant_id, "keyId": principal.key_id, "name": principal.name}
+    )
 
 
 @endpoint
@@ -201,6 +209,7 @@ async def poll_events(request: Request, principal: Principal) -> Response:
 
 
 routes = [
+    Route("/hooks/me", me, methods=["GET"]),
     Route("/hooks/{platform}", subscribe, methods=["POST"]),
     Route("/hooks/{platform}", list_subscriptions, methods=["GET"]),
     Route("/hooks/{platform}/samples/{event_type}", samples, methods=["GET"]),

@@ -23,6 +23,7 @@ class Principal:
     key_id: str
     tenant_id: str | None
     is_admin: bool
+    name: str = ""
 
     def can_see(self, tenant_id: str) -> bool:
         return self.is_admin or self.tenant_id == tenant_id
@@ -55,10 +56,12 @@ class KeyVerbs(StoreBase):
     def find_api_key(self, key: str) -> Principal | None:
         with self.read() as conn:
             row = conn.execute(
-                select(_keys.c.id, _keys.c.tenant_id, _keys.c.is_admin).where(
+                select(_keys.c.id, _keys.c.tenant_id, _keys.c.is_admin, _keys.c.name).where(
                     _keys.c.key_hash == hash_key(key), _keys.c.revoked_at.is_(None)
                 )
             ).first()
         if row is None:
             return None
-        return Principal(key_id=row.id, tenant_id=row.tenant_id, is_admin=bool(row.is_admin))
+        return Principal(
+            key_id=row.id, tenant_id=row.tenant_id, is_admin=bool(row.is_admin), name=row.name
+        )

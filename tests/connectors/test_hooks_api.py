@@ -200,3 +200,18 @@ def test_zapier_rate_cap_is_never_exceeded(
     assert r.status_code == 202
     assert rec.wait_for(75, timeout=20)
     assert rec.peak_requests_per_second(window=1.0) <= 30
+
+
+def test_hooks_me_names_the_key_and_subscribe_shows_the_secret_once(
+    client: TestClient, tenant: dict[str, str]
+) -> None:
+    me = client.get("/hooks/me", headers=tenant)
+    assert me.status_code == 200, me.text
+    assert me.json()["tenantId"] == "acme" and me.json()["name"] == "zap"
+    assert me.json()["keyId"].startswith("key_")
+    assert client.get("/hooks/me", headers={"x-api-key": "nope"}).status_code == 401
+    url = "https://hooks.zapier.com/hooks/standard/1/me"
+    first = client.post("/hooks/zapier", headers=tenant, json={"url": url})
+    assert first.status_code == 201 and first.json()["secret"].startswith("whsec_")
+    again = client.post("/hooks/zapier", headers=tenant, json={"url": url})
+    assert again.status_code == 200 and "secret" not in again.json()
