@@ -44,9 +44,9 @@ from gateway.catalog import catalog
 from gateway.delivery.client import AiohttpDeliveryClient
 from gateway.delivery.worker import Worker
 from gateway.models import Event
+from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, EventIn, Store, open_store
-from gateway.store.engine import scratch_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

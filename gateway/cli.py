@@ -113,14 +113,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from gateway.simulator import run_simulator
+    from gateway.sandbox.simulator import run_simulator
 
     run_simulator(args.host, args.port, _settings().person_api_key)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
+    from gateway.sandbox.demo import run_demo
 
     return run_demo(keep=args.keep, tasks=args.tasks)
 

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.webhook import WebhookReceiver
+from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
-from gateway.store.engine import scratch_postgres_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

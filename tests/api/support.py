@@ -17,7 +17,7 @@ from httpx import Response
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.store.engine import scratch_postgres_database
+from gateway.sandbox.postgres import scratch_postgres_database
 from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

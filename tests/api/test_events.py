@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from starlette.testclient import TestClient
 
 from gateway.catalog import catalog
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from tests.api.support import (
     assert_error,
     make_destination,

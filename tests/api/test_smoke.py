@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from tests.conftest import task_data
 
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.webhook import Script, WebhookReceiver
 from gateway.models import DeliveryStatus
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from gateway.store import AttemptRecord, open_store
 from tests.conftest import ADMIN_KEY, make_settings, task_data
 

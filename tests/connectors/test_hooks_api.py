@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.fakes.platforms import PlatformRecorder, create_platform_receiver
-from gateway.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.platforms import PlatformRecorder, create_platform_receiver
+from gateway.sandbox.fakes.server import BackgroundServer
 from tests.conftest import task_data
 from tests.delivery.test_semantics import wait_delivery
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, completed_callback
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.typeform import TypeformReceiver
+from gateway.sandbox.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, completed_callback
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.typeform import TypeformReceiver
 from tests.conftest import task_data
 from tests.delivery.test_semantics import wait_delivery
 

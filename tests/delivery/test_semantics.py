@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 from starlette.testclient import TestClient
 
 from gateway import signing
-from gateway.fakes.webhook import Script, WebhookReceiver
+from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from tests.conftest import task_data
 
 Receiver = tuple[WebhookReceiver, str]

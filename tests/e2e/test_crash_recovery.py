@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.fakes.webhook import Script, WebhookReceiver
+from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from gateway.settings import Settings
 from gateway.store import DeliveryFilter, open_store
 from tests.conftest import ADMIN_KEY, task_data

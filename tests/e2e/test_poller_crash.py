@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.webhook import WebhookReceiver
-from gateway.simulator import (
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.webhook import WebhookReceiver
+from gateway.sandbox.simulator import (
     DEFAULT_POPULATION_ID,
     DEFAULT_SKILL_ID,
     DEFAULT_TENANT_ID,

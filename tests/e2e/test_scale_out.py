@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.fakes.webhook import Script, WebhookReceiver
+from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from tests.conftest import ADMIN_KEY, task_data
 from tests.e2e.test_crash_recovery import free_port, start_serve
 

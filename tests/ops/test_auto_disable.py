@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.fakes.webhook import WebhookReceiver
 from gateway.models import DeliveryStatus
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, Store, open_store
 from tests.conftest import ADMIN_KEY, make_settings, task_data

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.fakes.webhook import Script, WebhookReceiver
 from gateway.models import DestinationStatus
+from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from gateway.settings import Settings
 from gateway.store import EventIn, open_store
 from gateway.store.tables import AttemptRow, DeliveryRow, EventRow

@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.settings import Settings
 from gateway.store import open_store
 from tests.conftest import ADMIN_KEY, task_data

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.delivery.client import AiohttpDeliveryClient
 from gateway.delivery.worker import Worker
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.store import EventIn, Store, open_store
 from tests.conftest import make_settings, task_data
 

@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 
 from gateway.catalog import validate_event_data
 from gateway.errors import UpstreamError, UpstreamThrottled
-from gateway.fakes.server import BackgroundServer
-from gateway.simulator import (
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.simulator import (
     DEFAULT_POPULATION_ID,
     DEFAULT_SKILL_ID,
     DEFAULT_TENANT_ID,

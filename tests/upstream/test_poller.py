@@ -12,9 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.webhook import WebhookReceiver
-from gateway.simulator import (
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.webhook import WebhookReceiver
+from gateway.sandbox.simulator import (
     DEFAULT_POPULATION_ID,
     DEFAULT_SKILL_ID,
     DEFAULT_TENANT_ID,

@@ -10,9 +10,9 @@ import pytest
 from connectors.qualtrics.adapter import ADAPTER
 from gateway.adapters import Connector, ResponseInfo, Verdict
 from gateway.catalog import catalog
-from gateway.fakes.qualtrics import FakeQualtrics, response_schema
 from gateway.models import ErrorClass
 from gateway.registry import get_connector
+from gateway.sandbox.fakes.qualtrics import FakeQualtrics, response_schema
 from tests.connectors.golden import load_case
 
 

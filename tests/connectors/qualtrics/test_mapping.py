@@ -11,7 +11,7 @@ import pytest
 from connectors.qualtrics import mapping
 from connectors.qualtrics.adapter import ADAPTER
 from gateway.catalog import validate_event_data
-from gateway.fakes.qualtrics import FakeQualtrics, response_schema
+from gateway.sandbox.fakes.qualtrics import FakeQualtrics, response_schema
 from tests.connectors.golden import as_json, assert_golden, load_case, load_json
 
 OUTBOUND = ["outbound_persona", "outbound_key_rules"]

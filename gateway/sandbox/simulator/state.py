@@ -20,9 +20,9 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from gateway.simulator import data
-from gateway.simulator.content import TaskContent, generate_task_content
-from gateway.simulator.data import Persona
+from gateway.sandbox.simulator import data
+from gateway.sandbox.simulator.content import TaskContent, generate_task_content
+from gateway.sandbox.simulator.data import Persona
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_POPULATION_SIZE = 1000

@@ -1,15 +1,15 @@
-"""``python -m gateway.simulator [--host H] [--port P] [--seed N]``: the simulator on its own."""
+"""``python -m gateway.sandbox.simulator [--host H] [--port P] [--seed N]``: the simulator alone."""
 
 from __future__ import annotations
 
 import argparse
 
-from gateway.simulator.server import run_simulator
+from gateway.sandbox.simulator.server import run_simulator
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m gateway.simulator", description="person.run API simulator"
+        prog="python -m gateway.sandbox.simulator", description="person.run API simulator"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)

@@ -1,4 +1,4 @@
-"""gateway.fakes.typeform: accepts real Typeform bodies and ours, and catches faults."""
+"""gateway.sandbox.fakes.typeform: accepts real Typeform bodies and ours, and catches faults."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from connectors.typeform.adapter import ADAPTER
 from connectors.typeform.mapping import encode_body
 from connectors.typeform.verify import sign_typeform
-from gateway.fakes.typeform import TypeformReceiver, check_webhook
+from gateway.sandbox.fakes.typeform import TypeformReceiver, check_webhook
 from tests.connectors.golden import load_bytes, load_case
 
 SECRET = "test-secret"

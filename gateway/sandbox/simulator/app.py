@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.simulator import data
-from gateway.simulator.faults import FaultInjector, parse_fault
-from gateway.simulator.state import (
+from gateway.sandbox.simulator import data
+from gateway.sandbox.simulator.faults import FaultInjector, parse_fault
+from gateway.sandbox.simulator.state import (
     ScheduleSpec,
     SimulatorError,
     SimulatorState,

@@ -1,4 +1,4 @@
-"""gateway.fakes.qualtrics: Qualtrics' routes and shapes, and the connector against them."""
+"""gateway.sandbox.fakes.qualtrics: Qualtrics' routes and shapes, and the connector against them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from connectors.qualtrics import mapping
 from connectors.qualtrics.adapter import ADAPTER
 from connectors.qualtrics.verify import is_completed_response, parse_qualtrics_callback
 from gateway.adapters import ResponseInfo, Verdict
-from gateway.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, completed_callback
 from gateway.models import DestinationView
+from gateway.sandbox.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, completed_callback
 from tests.connectors.golden import load_bytes, load_case, load_json
 
 AUTH = {"X-API-TOKEN": DEFAULT_API_TOKEN}

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator import (
+from gateway.sandbox.simulator import (
     DEFAULT_POPULATION_ID,
     DEFAULT_SKILL_ID,
     DEFAULT_TENANT_ID,

@@ -1,4 +1,4 @@
-"""gateway.fakes.platforms: the fake Zapier, Make and n8n receivers answer like the real ones."""
+"""The fake Zapier, Make and n8n receivers answer like the real ones."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from connectors.zapier.adapter import ADAPTER as ZAPIER
 from gateway import signing
 from gateway.adapters import Connector, ResponseInfo, Verdict
 from gateway.catalog import catalog
-from gateway.fakes.platforms import (
+from gateway.models import DestinationView, Event
+from gateway.sandbox.fakes.platforms import (
     PlatformRecorder,
     ScriptedResponse,
     create_platform_receiver,
 )
-from gateway.fakes.server import BackgroundServer
-from gateway.models import DestinationView, Event
+from gateway.sandbox.fakes.server import BackgroundServer
 
 CATCH_PATH = "/hooks/catch/1234567/0a1b2c3d/"
 BODY = b'{"id":"evt_01","event":"task.completed"}'

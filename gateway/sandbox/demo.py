@@ -29,13 +29,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.app import create_app
-from gateway.fakes.platforms import PlatformRecorder, ScriptedResponse, create_platform_receiver
-from gateway.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics
-from gateway.fakes.server import BackgroundServer
-from gateway.fakes.typeform import TypeformReceiver
-from gateway.fakes.webhook import WebhookReceiver
+from gateway.sandbox.fakes.platforms import (
+    PlatformRecorder,
+    ScriptedResponse,
+    create_platform_receiver,
+)
+from gateway.sandbox.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics
+from gateway.sandbox.fakes.server import BackgroundServer
+from gateway.sandbox.fakes.typeform import TypeformReceiver
+from gateway.sandbox.fakes.webhook import WebhookReceiver
+from gateway.sandbox.simulator import DEFAULT_SKILL_ID, DEFAULT_TENANT_ID, create_simulator_app
 from gateway.settings import Settings
-from gateway.simulator import DEFAULT_SKILL_ID, DEFAULT_TENANT_ID, create_simulator_app
 
 TENANT = DEFAULT_TENANT_ID
 QUALTRICS_SURVEY = "SV_9xCtQ4mP7nR2kLs"

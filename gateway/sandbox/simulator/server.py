@@ -1,5 +1,5 @@
 """``run_simulator``: the simulator on its own, for ``gateway simulate``. (Tests and the demo serve
-``create_simulator_app`` with ``gateway.fakes.server.BackgroundServer``.)"""
+``create_simulator_app`` with ``gateway.sandbox.fakes.server.BackgroundServer``.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import secrets
 
 import uvicorn
 
-from gateway.simulator import data
-from gateway.simulator.app import create_simulator_app
+from gateway.sandbox.simulator import data
+from gateway.sandbox.simulator.app import create_simulator_app
 
 
 def run_simulator(

@@ -22,9 +22,13 @@ Tasks go queued -> running -> completed on a schedule planned when the run start
 ``state``); content comes from ``data``, a pure function of the seed.
 """
 
-from gateway.simulator.app import create_simulator_app, monotonic_clock
-from gateway.simulator.data import DEFAULT_POPULATION_ID, DEFAULT_SKILL_ID, DEFAULT_TENANT_ID
-from gateway.simulator.server import run_simulator
+from gateway.sandbox.simulator.app import create_simulator_app, monotonic_clock
+from gateway.sandbox.simulator.data import (
+    DEFAULT_POPULATION_ID,
+    DEFAULT_SKILL_ID,
+    DEFAULT_TENANT_ID,
+)
+from gateway.sandbox.simulator.server import run_simulator
 
 __all__ = [
     "DEFAULT_POPULATION_ID",

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.simulator.data import (
+from gateway.sandbox.simulator.data import (
     DRIVER_OPTIONS,
     INTENT_OPTIONS,
     SCORE_CRITERIA,
