@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="only compare with the committed files (default: write)",
+        help="compare with the committed files only (default: write them)",
     )
     args = parser.parse_args(argv)
     files = generated()
