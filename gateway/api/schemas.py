@@ -208,6 +208,7 @@ def attempt_out(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = camel(
         {k: v for k, v in row.items() if k not in ("request_headers", "response_headers")}
     )
+    out.setdefault("requestBody", None)
     out["requestHeaders"] = row["request_headers"]
     out["responseHeaders"] = row["response_headers"]
     return out

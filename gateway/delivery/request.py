@@ -106,6 +106,21 @@ def redact(headers: dict[str, str], extra_names: frozenset[str] = frozenset()) -
     }
 
 
+REQUEST_BODY_KEEP_BYTES = 64 * 1024
+
+
+def body_text(body: bytes, credentials: dict[str, Any]) -> str:
+    """The request body as an attempt keeps it: text, the first 64 KiB, and any credential value
+    that a connector put into the body replaced by ``[redacted]``."""
+    text = body[:REQUEST_BODY_KEEP_BYTES].decode("utf-8", "replace")
+    for value in credentials.values():
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, REDACTED)
+    if len(body) > REQUEST_BODY_KEEP_BYTES:
+        text += f"\n[… {len(body) - REQUEST_BODY_KEEP_BYTES} more bytes not kept]"
+    return text
+
+
 @functools.lru_cache(maxsize=1024)
 def _sensitive(name: str, extra_names: frozenset[str]) -> bool:
     # None of the gateway's own headers (webhook-*, x-gateway-*) matches the pattern.

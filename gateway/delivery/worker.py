@@ -21,7 +21,7 @@ from typing import Any
 from gateway.adapters import Outcome, ResponseInfo, Verdict
 from gateway.delivery.client import DeliveryClient
 from gateway.delivery.ratelimit import Pacer
-from gateway.delivery.request import RenderFailure, prepare, redact
+from gateway.delivery.request import RenderFailure, body_text, prepare, redact
 from gateway.errors import DeliveryError
 from gateway.models import DeliveryStatus, ErrorClass, Event
 from gateway.registry import get_connector
@@ -203,7 +203,7 @@ class Worker:
         started = self.store.clock()
         t0 = time.perf_counter()
         response: ResponseInfo | None = None
-        request_url, request_headers = view.url, {}
+        request_url, request_headers, request_body = view.url, {}, None
         try:
             prepared = prepare(
                 connector,
@@ -217,6 +217,7 @@ class Worker:
             )
             request_url = prepared.url
             request_headers = redact(prepared.headers, _credential_header_names(view.credentials))
+            request_body = body_text(prepared.body, view.credentials)
             response = await self.client.send(
                 prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
             )
@@ -228,9 +229,11 @@ class Worker:
             outcome = Outcome(verdict, exc.message, ErrorClass(exc.error_class))
         duration_ms = (time.perf_counter() - t0) * 1000
         self.stats.sent += 1
-        return self._record(
+        record = self._record(
             item, dst, number, started, duration_ms, request_url, request_headers, response, outcome
         )
+        record.request_body = request_body
+        return record
 
     def _record(
         self,

@@ -102,6 +102,7 @@ class AttemptRecord:
     status_code: int | None = None
     response_headers: dict[str, str] | None = None
     response_body: str | None = None
+    request_body: str | None = None
     error_class: str | None = None
     error: str | None = None
     disable_reason: str | None = None  # set: disable the destination with this reason
@@ -344,6 +345,7 @@ def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
         "status_code": r.status_code,
         "request_url": r.request_url,
         "request_headers": r.request_headers,
+        "request_body": r.request_body,
         "response_headers": r.response_headers,
         "response_body": r.response_body,
         "error_class": r.error_class,

@@ -150,6 +150,7 @@ class AttemptRow(SQLModel, table=True):
     status_code: int | None = None
     request_url: str = Field(default="", sa_column=Column(Text, nullable=False))
     request_headers: dict[str, str] | None = _json()  # secrets redacted
+    request_body: str | None = Field(default=None, sa_column=Column(Text))  # as sent, capped
     response_headers: dict[str, str] | None = _json()
     response_body: str | None = Field(default=None, sa_column=Column(Text))  # first 4 KiB
     error_class: str | None = None

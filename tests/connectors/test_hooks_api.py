@@ -163,6 +163,8 @@ def test_n8n_403_fails_once_and_flags(
         0
     ]
     assert attempt["requestHeaders"]["X-API-Key"] == "[redacted]"
+    assert attempt["requestBody"] == rec.requests[0].body.decode()
+    assert attempt["responseBody"] is not None
 
 
 def test_n8n_404_backs_off_then_disables(
