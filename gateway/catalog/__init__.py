@@ -1,4 +1,12 @@
-"""The event-type catalog: each type's JSON Schema and example, and intake validation against it."""
+"""The event-type catalog: each type's JSON Schema and example, and intake validation against it.
+
+Intake validates every event, so the hot path is a compiled validator (``jsonschema-rs``: measured
+in one run on the catalog's ``task.completed`` example: 15 µs, against 1,600 µs for ``jsonschema``
+with its format checker and 112 µs for ``fastjsonschema``). ``jsonschema`` stays the
+reference: it decides whenever the compiled validator says no and writes the error details, and
+the compiled one uses the reference's own date-time rule. ``tests/unit/test_catalog.py`` checks
+that the two agree on generated valid and invalid data.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
+from rfc3339_validator import validate_rfc3339
 
 from gateway.errors import ValidationError
 from gateway.models import EventType
@@ -46,6 +56,30 @@ def _validator(event_type: str) -> Draft202012Validator:
     return Draft202012Validator(catalog()[event_type].schema, format_checker=FormatChecker())
 
 
+def _is_date_time(value: str) -> bool:
+    """``jsonschema``'s own date-time check (it upper-cases first, so ``t``/``z`` pass)."""
+    return bool(validate_rfc3339(value.upper()))
+
+
+@cache
+def _compiled(event_type: str) -> Any:
+    # The reference's own date-time rule (rfc3339-validator), so both read formats alike:
+    # jsonschema-rs alone accepts a leap second (``23:59:60``) that the reference refuses.
+    return jsonschema_rs.validator_for(
+        catalog()[event_type].schema,
+        validate_formats=True,
+        formats={"date-time": _is_date_time},
+    )
+
+
+def fast_is_valid(event_type: str, data: Any) -> bool:
+    """The compiled validator's verdict (``False`` also for values it cannot take)."""
+    try:
+        return bool(_compiled(event_type).is_valid(data))
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def validate_event_data(event_type: str, data: Any) -> None:
     """Raise ``ValidationError`` naming every failing path of ``data`` (or an unknown type)."""
     if event_type not in catalog():
@@ -53,6 +87,8 @@ def validate_event_data(event_type: str, data: Any) -> None:
             f"unknown event type {event_type!r}",
             details=[{"path": "type", "message": f"one of {sorted(catalog())}"}],
         )
+    if fast_is_valid(event_type, data):
+        return
     errors = sorted(_validator(event_type).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         raise ValidationError(
