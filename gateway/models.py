@@ -19,18 +19,6 @@ class EventType(StrEnum):
     )
 
 
-class ConnectorName(StrEnum):
-    WEBHOOK = "webhook"  # plain Standard Webhooks POST of the canonical envelope
-    ZAPIER = "zapier"  # REST hook / catch hook: flat snake_case object
-    MAKE = "make"  # custom webhook: one nested bundle
-    N8N = "n8n"  # webhook node / trigger node
-    TYPEFORM = "typeform"  # Typeform form_response webhook shape + Typeform-Signature
-    QUALTRICS = "qualtrics"  # POST /API/v3/surveys/{id}/responses with X-API-TOKEN
-
-
-PLATFORMS = (ConnectorName.ZAPIER, ConnectorName.MAKE, ConnectorName.N8N)
-
-
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting for next_attempt_at (or held while its destination is disabled)
     SENDING = "sending"  # claimed by a worker under a lease

@@ -27,13 +27,13 @@ from gateway.adapters import (
     Verdict,
     classify_standard,
 )
-from gateway.models import ConnectorName, DestinationView, ErrorClass, Event, EventType
+from gateway.models import DestinationView, ErrorClass, Event, EventType
 
 
 class QualtricsConnector:
     """Implements ``gateway.adapters.Connector`` for the Qualtrics responses API."""
 
-    name: str = ConnectorName.QUALTRICS.value
+    name: str = "qualtrics"
     max_body_bytes: int | None = None  # no documented cap for one JSON response
     # Qualtrics publishes no number (leaky bucket, 429 when full; reference §8): stay gentle.
     default_rate_limit_per_second: float | None = 2.0

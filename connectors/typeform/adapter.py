@@ -21,13 +21,13 @@ from gateway.adapters import (
     ResponseInfo,
     classify_standard,
 )
-from gateway.models import ConnectorName, DestinationView, Event, EventType
+from gateway.models import DestinationView, Event, EventType
 
 
 class TypeformConnector:
     """Implements ``gateway.adapters.Connector`` for Typeform-shaped consumers."""
 
-    name: str = ConnectorName.TYPEFORM.value
+    name: str = "typeform"
     max_body_bytes: int | None = None  # Typeform documents no cap (the definition rides along)
     default_rate_limit_per_second: float | None = None  # a consumer, not Typeform's API
 

@@ -29,8 +29,8 @@ from gateway.api.common import (
 from gateway.api.schemas import _check_url
 from gateway.catalog import catalog
 from gateway.errors import NotFoundError, ValidationError
-from gateway.models import PLATFORMS, iso
-from gateway.registry import get_connector
+from gateway.models import iso
+from gateway.registry import PLATFORMS, get_connector
 from gateway.store import Principal, Store
 
 URL_KEYS = ("url", "hookUrl", "targetUrl", "target_url")
@@ -41,8 +41,8 @@ MAX_POLL_LIMIT = 100
 
 def _platform(request: Request) -> str:
     platform = str(request.path_params["platform"])
-    if platform not in {p.value for p in PLATFORMS}:
-        raise NotFoundError(f"unknown platform {platform!r}; one of {[p.value for p in PLATFORMS]}")
+    if platform not in PLATFORMS:
+        raise NotFoundError(f"unknown platform {platform!r}; one of {list(PLATFORMS)}")
     return platform
 
 

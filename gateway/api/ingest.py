@@ -14,7 +14,7 @@ import logging
 import secrets
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +29,7 @@ from gateway.api.common import (
     run,
     services,
 )
+from gateway.api.schemas import one_of
 from gateway.catalog import validate_event_data
 from gateway.errors import (
     DeliveryError,
@@ -37,7 +38,7 @@ from gateway.errors import (
     SignatureError,
     ValidationError,
 )
-from gateway.registry import get_inbound
+from gateway.registry import SOURCE_KINDS, get_inbound
 from gateway.store import EventIn, Principal
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class QualtricsConfig(ApiModel):
 
 class SourceIn(ApiModel):
     tenant_id: str | None = None
-    kind: str = Field(pattern=r"^(typeform|qualtrics)$")
+    kind: str = Field(json_schema_extra={"enum": list(SOURCE_KINDS)})
+
+    _kind = field_validator("kind")(lambda v: one_of(v, SOURCE_KINDS))
     secret: str | None = Field(None, min_length=1, max_length=500)
     qualtrics: QualtricsConfig | None = None
 

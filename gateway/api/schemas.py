@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -12,7 +12,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from gateway.api.common import ApiModel, camel, times
 from gateway.catalog import catalog
 from gateway.delivery.request import redact
-from gateway.models import PLATFORMS, SigningAlgorithm
+from gateway.models import SigningAlgorithm
+from gateway.registry import CONNECTORS, PLATFORMS
 
 MAX_RETRY_STEPS = 20
 MAX_RETRY_STEP_SECONDS = 7 * 86400
@@ -66,10 +67,17 @@ class DestinationBase(ApiModel):
         return value
 
 
+def one_of(value: str, names: tuple[str, ...]) -> str:
+    """A name from one of the registry's lists (``connector``, a source's ``kind``)."""
+    if value not in names:
+        raise ValueError(f"unknown {value!r}; one of {list(names)}")
+    return value
+
+
 class DestinationIn(DestinationBase):
     tenant_id: str | None = Field(None, min_length=1, max_length=200)
     name: str = Field("", max_length=200)
-    connector: Literal["webhook", "zapier", "make", "n8n", "typeform", "qualtrics"]
+    connector: str = Field(json_schema_extra={"enum": list(CONNECTORS)})
     url: str
     event_types: list[str] = Field(min_length=1)
     # ``signing`` before ``secret``: the secret's validator reads it (and so names ``secret``).
@@ -78,6 +86,7 @@ class DestinationIn(DestinationBase):
 
     _url = field_validator("url")(_check_url)
     _types = field_validator("event_types")(_check_event_types)
+    _connector = field_validator("connector")(lambda v: one_of(v, CONNECTORS))
 
     @field_validator("secret")
     @classmethod
