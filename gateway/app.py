@@ -1,21 +1,18 @@
-"""``create_app(settings)``: the Starlette app; its lifespan opens the store, the HTTP clients,
-the delivery worker and the scheduler (each optional, so tests and ``gateway worker`` pick)."""
+"""``create_app(settings)``: the Starlette app; its lifespan opens the store and starts the
+process's ``Runtime`` (gateway/runtime.py: the HTTP client, the delivery worker and the scheduler,
+each optional, so tests and ``gateway worker`` pick)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 
-from gateway import ids
 from gateway.api import all_routes
 from gateway.api.common import (
     Services,
@@ -23,68 +20,13 @@ from gateway.api.common import (
     http_error_handler,
     unhandled_error_handler,
 )
-from gateway.delivery.client import AiohttpDeliveryClient, DeliveryClient
-from gateway.delivery.worker import Worker
+from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
-from gateway.scheduler import Scheduler
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store, open_store
 
 log = logging.getLogger(__name__)
-
-
-def process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{ids.new_id('w')[-6:]}"
-
-
-class Runtime:
-    """The background parts of one process: worker and scheduler, started and stopped together."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        *,
-        delivery_client: DeliveryClient | None = None,
-        run_worker: bool = True,
-        run_scheduler: bool = True,
-        role: str = "serve",
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.owner = process_owner()
-        self.client = delivery_client or AiohttpDeliveryClient(settings.allowed_networks())
-        self.worker = Worker(store, self.client, settings, owner=self.owner) if run_worker else None
-        self.scheduler = Scheduler(store, self.owner, role) if run_scheduler else None
-        self.stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
-        self.extras: dict[str, Any] = {}
-
-    def wake_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.wakeup.set()
-
-    async def start(self) -> None:
-        from gateway.jobs import install_jobs
-
-        await install_jobs(self)
-        if self.scheduler is not None:
-            self.scheduler.start()
-        if self.worker is not None:
-            self._tasks.append(asyncio.create_task(self.worker.run(self.stop), name="worker"))
-
-    async def close(self) -> None:
-        self.stop.set()
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-        for task in self._tasks:
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-        for closer in self.extras.get("closers", []):
-            await closer()
-        await self.client.close()
 
 
 def create_app(
@@ -109,10 +51,11 @@ def create_app(
         svc = Services(
             settings=settings,
             store=the_store,
+            client=runtime.client,
+            stopping=runtime.stop,
             wake_worker=runtime.wake_worker,
             scheduler_running=lambda: bool(runtime.scheduler and runtime.scheduler.running),
         )
-        svc.extras["runtime"] = runtime
         app.state.services = svc
         await runtime.start()
         try:

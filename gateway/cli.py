@@ -46,14 +46,14 @@ def _run_server(config: Any) -> None:
         def handle_exit(self, sig: int, frame: Any) -> None:
             services = getattr(config.app.state, "services", None)
             if services is not None:
-                services.extras["runtime"].stop.set()
+                services.stopping.set()
             super().handle_exit(sig, frame)
 
     Server(config).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from gateway.app import Runtime
+    from gateway.runtime import Runtime
     from gateway.store import open_store
 
     settings = _settings()

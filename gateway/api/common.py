@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.delivery.client import DeliveryClient
 from gateway.errors import AuthError, GatewayError, NotFoundError, ValidationError
 from gateway.models import iso
 from gateway.settings import Settings
@@ -36,9 +37,15 @@ class Services:
 
     settings: Settings
     store: Store
+    # The process's guarded outbound client (test sends, Qualtrics fetches); None in API-only
+    # test apps that never send.
+    client: DeliveryClient | None = None
+    # Set when the process is stopping: long-lived responses (the SSE stream) end at once.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     wake_worker: Callable[[], None] = lambda: None
     scheduler_running: Callable[[], bool] = lambda: False
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The SSE stream's shared reader of the newest change row (gateway/api/stream.py).
+    change_horizon: Any = None
     _auth_cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
 
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from gateway.adapters import SourceView
 from gateway.api.common import (
     ApiModel,
+    Services,
     body_tenant,
     endpoint,
     json_response,
@@ -158,9 +159,11 @@ async def _existing(store: Any, event_id: str) -> bool:
     return True
 
 
-async def _fetch(svc: Any, fetch: Any, kind: str) -> Any:
+async def _fetch(svc: Services, fetch: Any, kind: str) -> Any:
     """The follow-up GET (SSRF-guarded client), retried; 502 so the platform retries later."""
-    client = svc.extras["runtime"].client
+    client = svc.client
+    if client is None:
+        raise RuntimeError("this app was built without an outbound client")
     last = "no attempt"
     for attempt in range(FETCH_TRIES):
         try:

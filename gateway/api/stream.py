@@ -64,11 +64,10 @@ class ChangeHorizon:
 
 
 def _horizon(request: Request) -> ChangeHorizon:
-    extras: dict[str, Any] = services(request).extras
-    horizon = extras.get("change_horizon")
-    if horizon is None:
-        horizon = extras["change_horizon"] = ChangeHorizon(services(request).store)
-    assert isinstance(horizon, ChangeHorizon)
+    svc = services(request)
+    if svc.change_horizon is None:
+        svc.change_horizon = ChangeHorizon(svc.store)
+    horizon: ChangeHorizon = svc.change_horizon
     return horizon
 
 
@@ -134,8 +133,7 @@ async def stream(request: Request) -> Response:
     horizon = _horizon(request)
     start = _start_seq(request)
     last = start if start is not None else await horizon.get()
-    runtime = svc.extras.get("runtime")
-    stopping: asyncio.Event = runtime.stop if runtime is not None else asyncio.Event()
+    stopping = svc.stopping
 
     async def events() -> AsyncIterator[str]:
         nonlocal last
