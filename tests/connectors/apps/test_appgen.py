@@ -12,7 +12,7 @@ from connectors._catalog_shape import sentence_label, steady_example, title_labe
 from connectors.make import appgen as make_appgen
 from connectors.zapier import appgen as zapier_appgen
 from gateway.catalog import catalog
-from tests.connectors.apps import support
+from tests.connectors.apps import live
 
 GENERATORS = [zapier_appgen, make_appgen]
 
@@ -72,8 +72,8 @@ def test_labels() -> None:
 
 
 def test_zapier_lock_matches_package_json() -> None:
-    package = json.loads((support.ZAPIER_APP / "package.json").read_text())
-    lock = json.loads((support.ZAPIER_APP / "package-lock.json").read_text())
+    package = json.loads((live.ZAPIER_APP / "package.json").read_text())
+    lock = json.loads((live.ZAPIER_APP / "package-lock.json").read_text())
     root = lock["packages"][""]
     assert root["dependencies"] == package["dependencies"]
     assert root["devDependencies"] == package["devDependencies"]
@@ -84,7 +84,7 @@ def test_missing_node_modules_fail_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("PERSON_GATEWAY_CACHE", str(tmp_path))
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="install-zapier"):
-        support.zapier_node_modules()
+        live.zapier_node_modules()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="install-zapier"):
-        support.zapier_node_modules()
+        live.zapier_node_modules()

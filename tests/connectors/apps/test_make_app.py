@@ -15,7 +15,7 @@ import pytest
 
 from gateway.catalog import catalog
 from tests.connectors.apps import iml
-from tests.connectors.apps.support import MAKE_APP, Gateway, receiver, running_gateway
+from tests.connectors.apps.live import MAKE_APP, Gateway, receiver, running_gateway
 
 # Make's rules for local ids (its VS Code extension's checks) and module types.
 COMPONENT_ID = {

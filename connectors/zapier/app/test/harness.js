@@ -59,6 +59,9 @@ const main = async () => {
   try {
     const result = await step();
     process.stdout.write(`${JSON.stringify({ ok: true, result })}\n`);
+    if (step === validate && (result.core.length || result.schema.length)) {
+      process.exitCode = 1; // `npm test` fails on an invalid app
+    }
   } catch (err) {
     const error = { name: err.name, message: err.message };
     process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
