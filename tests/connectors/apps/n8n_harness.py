@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,18 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def build_package(dest: Path) -> tuple[Path, list[str]]:
-    """``npm install && npm run build`` the package; its ``dist/`` copied into ``dest``, and
-    the files ``npm pack`` would publish."""
+@dataclass(frozen=True)
+class Package:
+    """The built package: its ``dist/`` (copied where no node_modules is above it), the tarball
+    ``npm pack`` made and the paths in it."""
+
+    dist: Path
+    tarball: Path
+    files: list[str]
+
+
+def build_package(dest: Path) -> Package:
+    """``npm install && npm run build && npm pack`` a copy of ``connectors/n8n/app``."""
     work = cache_dir() / "n8n-node-build"
     with _locked(cache_dir() / "n8n-node-build.lock"):
         work.mkdir(parents=True, exist_ok=True)
@@ -105,9 +115,22 @@ def build_package(dest: Path) -> tuple[Path, list[str]]:
         )
         _run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], work)
         _run(["npm", "run", "build"], work)
-        packed = json.loads(_run(["npm", "pack", "--dry-run", "--json", "--loglevel=error"], work))
+        pack = ["npm", "pack", "--json", "--loglevel=error", "--pack-destination", str(dest)]
+        [packed] = json.loads(_run(pack, work))
         shutil.copytree(work / "dist", dest / "dist")
-    return dest / "dist", sorted(f["path"] for f in packed[0]["files"])
+    return Package(
+        dest / "dist", dest / packed["filename"], sorted(f["path"] for f in packed["files"])
+    )
+
+
+def install_package(tarball: Path, home: Path) -> None:
+    """What a self-hosted user does with the tarball: ``npm install`` it in ``~/.n8n/nodes``,
+    where n8n loads ``n8n-nodes-*`` packages by their ``n8n`` manifest field."""
+    nodes = home / ".n8n" / "nodes"
+    nodes.mkdir(parents=True, exist_ok=True)
+    (nodes / "package.json").write_text('{"name": "installed-nodes", "private": true}\n')
+    # No dependencies to fetch; --legacy-peer-deps: n8n itself provides n8n-workflow.
+    _run(["npm", "install", "--no-audit", "--no-fund", "--legacy-peer-deps", str(tarball)], nodes)
 
 
 def free_port() -> int:
@@ -117,14 +140,14 @@ def free_port() -> int:
 
 
 class N8n:
-    """``n8n start`` on 127.0.0.1 with our ``dist/`` as a custom extension folder.
+    """``n8n start`` on 127.0.0.1, with our ``dist/`` as a custom extension folder if given.
 
     Everything that would reach the internet is off (telemetry, version checks, templates,
     community-package lookups, license renewal), and a proxy on a closed loopback port catches
     any request that would leave the machine anyway.
     """
 
-    def __init__(self, home: Path, extensions: Path) -> None:
+    def __init__(self, home: Path, extensions: Path | None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home
@@ -138,7 +161,6 @@ class N8n:
             "N8N_HOST": "127.0.0.1",
             "N8N_PROTOCOL": "http",
             "WEBHOOK_URL": f"{self.url}/",
-            "N8N_CUSTOM_EXTENSIONS": str(extensions),
             "N8N_RUNNERS_BROKER_PORT": str(free_port()),
             "N8N_RUNNERS_BROKER_LISTEN_ADDRESS": "127.0.0.1",
             "N8N_SECURE_COOKIE": "false",  # plain http on loopback
@@ -156,6 +178,8 @@ class N8n:
             "N8N_LOG_LEVEL": "info",
             "DB_SQLITE_POOL_SIZE": "2",
         }
+        if extensions is not None:
+            self.env["N8N_CUSTOM_EXTENSIONS"] = str(extensions)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> N8n:

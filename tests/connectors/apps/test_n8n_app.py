@@ -20,7 +20,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,7 +34,9 @@ from tests.conftest import ADMIN_KEY, make_settings, task_data
 from tests.connectors.apps.n8n_harness import (
     APP,
     N8n,
+    Package,
     build_package,
+    install_package,
     n8n_installed,
     require,
     wait_for,
@@ -42,15 +44,14 @@ from tests.connectors.apps.n8n_harness import (
 
 pytestmark = [pytest.mark.platform_apps, pytest.mark.timeout(900)]
 
-NODE_TYPE = "CUSTOM.personGatewayTrigger"
+PACKAGE_NAME = "n8n-nodes-person-gateway"
 CREDENTIAL_TYPE = "personGatewayApi"
 TENANT = "acme"
 PUBLISHED_TOP_LEVEL = {"package.json", "README.md", "LICENSE"}  # npm adds these to "files"
 
 
 @pytest.fixture(scope="session")
-def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """The built ``dist/`` (copied where no node_modules is above it) and ``npm pack``'s list."""
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     require(shutil.which("npm") is not None, "npm is not installed")
     return build_package(tmp_path_factory.mktemp("n8n-package"))
 
@@ -71,21 +72,39 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
         yield server.url, {"x-api-key": answer.json()["key"]}
 
 
-@pytest.fixture(scope="module")
+@dataclass
+class Running:
+    instance: N8n
+    rest: httpx.Client  # the owner's session on the editor's REST API
+    api: httpx.Client  # the public API, with an API key
+    node_type: str  # how this n8n names the trigger
+
+
+# n8n loads the package two ways: from a custom extension folder (N8N_CUSTOM_EXTENSIONS, types
+# prefixed CUSTOM.) and as an npm-installed package in ~/.n8n/nodes (by its manifest, types
+# prefixed with the package name): the way a self-hosted user installs the `npm pack` tarball.
+LOADERS = {
+    "extension-folder": "CUSTOM.personGatewayTrigger",
+    "npm-package": f"{PACKAGE_NAME}.personGatewayTrigger",
+}
+
+
+@pytest.fixture(scope="module", params=list(LOADERS))
 def n8n(
-    package: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[N8n, httpx.Client, httpx.Client]]:
-    """n8n with the package loaded, its owner's REST session and a public-API client."""
+    request: pytest.FixtureRequest, package: Package, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
     require(n8n_installed(), "n8n 2.8.4 is not installed: run .ci/install-n8n")
-    dist, _ = package
-    instance = N8n(tmp_path_factory.mktemp("n8n-home"), dist)
+    home = tmp_path_factory.mktemp("n8n-home")
+    if request.param == "npm-package":
+        install_package(package.tarball, home)
+    instance = N8n(home, package.dist if request.param == "extension-folder" else None)
     started = time.monotonic()
     instance.start()
-    print(f"n8n ready in {time.monotonic() - started:.1f} s")
+    print(f"n8n ({request.param}) ready in {time.monotonic() - started:.1f} s")
     try:
         rest = instance.owner_session()
         api = instance.public_api(rest)
-        yield instance, rest, api
+        yield Running(instance, rest, api, LOADERS[request.param])
         rest.close()
         api.close()
     finally:
@@ -97,10 +116,8 @@ def _manifest() -> dict[str, Any]:
     return manifest
 
 
-def test_package_builds_what_its_manifest_names_and_depends_on_nothing(
-    package: tuple[Path, list[str]],
-) -> None:
-    dist, packed = package
+def test_package_builds_what_its_manifest_names_and_depends_on_nothing(package: Package) -> None:
+    dist, packed = package.dist, package.files
     manifest = _manifest()
     assert "dependencies" not in manifest  # n8n's verification: no runtime dependencies
     assert "n8n-community-node-package" in manifest["keywords"]
@@ -120,9 +137,9 @@ def test_package_builds_what_its_manifest_names_and_depends_on_nothing(
     assert required == {"crypto", "./events", "./signature"}
 
 
-def test_verifier_agrees_with_the_gateway_signer(package: tuple[Path, list[str]]) -> None:
+def test_verifier_agrees_with_the_gateway_signer(package: Package) -> None:
     """The node's verifier, run by node, on deliveries signed by ``gateway.signing``."""
-    dist, _ = package
+    dist = package.dist
     secret, other = generate_secret(), generate_secret()
     ed_secret, _ = generate_ed25519_keypair()
     now = 1_800_000_000
@@ -179,11 +196,13 @@ def test_verifier_agrees_with_the_gateway_signer(package: tuple[Path, list[str]]
 
 
 def test_n8n_loads_the_node_and_tests_the_credential(
-    n8n: tuple[N8n, httpx.Client, httpx.Client], gateway: tuple[str, dict[str, str]]
+    n8n: Running, gateway: tuple[str, dict[str, str]]
 ) -> None:
-    _, rest, _ = n8n
+    rest = n8n.rest
     gateway_url, tenant = gateway
-    described = rest.post("/node-types", json={"nodeInfos": [{"name": NODE_TYPE, "version": 1}]})
+    described = rest.post(
+        "/node-types", json={"nodeInfos": [{"name": n8n.node_type, "version": 1}]}
+    )
     assert described.status_code == 200, described.text
     [node] = described.json()["data"]
     assert node["name"] == "personGatewayTrigger" and node["group"] == ["trigger"]
@@ -203,15 +222,15 @@ def test_n8n_loads_the_node_and_tests_the_credential(
 
 
 def test_activated_trigger_subscribes_runs_on_an_event_refuses_forgeries_and_unsubscribes(
-    n8n: tuple[N8n, httpx.Client, httpx.Client], gateway: tuple[str, dict[str, str]]
+    n8n: Running, gateway: tuple[str, dict[str, str]]
 ) -> None:
-    instance, rest, api = n8n
+    instance, rest, api = n8n.instance, n8n.rest, n8n.api
     gateway_url, tenant = gateway
     hooks = httpx.Client(base_url=gateway_url, headers=tenant, timeout=10)
     credential = _create_credential(rest, gateway_url, tenant["x-api-key"])
     webhook_id = str(uuid.uuid4())
     webhook_url = f"{instance.url}/webhook/{webhook_id}/webhook"
-    created = api.post("/workflows", json=_workflow(webhook_id, credential))
+    created = api.post("/workflows", json=_workflow(n8n.node_type, webhook_id, credential))
     assert created.status_code == 200, created.text
     workflow_id = created.json()["id"]
 
@@ -266,7 +285,7 @@ def _create_credential(rest: httpx.Client, gateway_url: str, key: str) -> dict[s
     return {"id": saved["id"], "name": saved["name"]}
 
 
-def _workflow(webhook_id: str, credential: dict[str, str]) -> dict[str, Any]:
+def _workflow(node_type: str, webhook_id: str, credential: dict[str, str]) -> dict[str, Any]:
     trigger, received = "Person Gateway Trigger", "Received"
     return {
         "name": "person gateway trigger test",
@@ -274,7 +293,7 @@ def _workflow(webhook_id: str, credential: dict[str, str]) -> dict[str, Any]:
             {
                 "id": str(uuid.uuid4()),
                 "name": trigger,
-                "type": NODE_TYPE,
+                "type": node_type,
                 "typeVersion": 1,
                 "position": [0, 0],
                 "webhookId": webhook_id,
