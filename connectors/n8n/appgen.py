@@ -153,21 +153,26 @@ README = """\
 
 An [n8n](https://n8n.io) community node for the person gateway: the **Person Gateway Trigger**
 starts a workflow on each event the gateway delivers, verified by its Standard Webhooks signature.
+MIT licensed; no runtime dependencies (it runs on node's built-ins and the n8n it is loaded into).
 
-<!-- {note} Edit connectors/n8n/appgen.py, not this file. -->
+<!-- {note} Edit connectors/n8n/appgen.py or connectors/n8n/templates/, not this folder. -->
 
 ## Install
 
-- **n8n with community nodes** (self-hosted or Cloud where allowed): *Settings → Community Nodes →
-  Install*, enter `{package}`, accept the risk notice.
-- **Self-hosted n8n from this folder** (no npm registry needed):
+- **From the npm registry, in n8n** (self-hosted; n8n Cloud lists verified community nodes only):
+  *Settings → Community Nodes → Install*, enter `{package}`, accept the risk notice.
+- **Self-hosted n8n, from this folder** (Node ≥ 20.15):
 
   ```sh
   npm install && npm run build && npm pack        # -> {package}-<version>.tgz
-  cd ~/.n8n/nodes && npm install /path/to/{package}-<version>.tgz
+  mkdir -p ~/.n8n/nodes && cd ~/.n8n/nodes
+  npm install --legacy-peer-deps /path/to/{package}-<version>.tgz
   ```
 
-  then restart n8n. Or point `N8N_CUSTOM_EXTENSIONS` at this folder's built `dist/`.
+  then restart n8n (in Docker the folder is `/home/node/.n8n/nodes`). n8n loads it by the `n8n`
+  field of its `package.json`; the node's type is `{package}.personGatewayTrigger`.
+- **For development:** point `N8N_CUSTOM_EXTENSIONS` at the built `dist/` folder; the node's type
+  is then `CUSTOM.personGatewayTrigger`.
 
 ## Credentials: Person Gateway API
 
@@ -180,12 +185,23 @@ n8n tests the credential on `GET /hooks/me`.
 
 ## Trigger: Person Gateway Trigger
 
-Pick the **Event**; activating the workflow subscribes its webhook URL on the gateway
-(`POST /hooks/n8n`), deactivating it unsubscribes (`DELETE /hooks/n8n/{{id}}`). The subscription's
-signing secret stays in the node; a delivery whose `webhook-signature` does not verify over the
-raw body (or whose `webhook-timestamp` is more than 5 minutes off) is answered 401 and runs nothing.
-Each delivery is one item: `{{{{ $json.id }}}}` is the event id, `{{{{ $json.data }}}}` its data.
-The gateway must be able to reach n8n's webhook URL (set n8n's `WEBHOOK_URL` behind a proxy).
+Pick the **Event**; activating (publishing) the workflow subscribes its webhook URL on the gateway
+(`POST /hooks/n8n`), deactivating it unsubscribes (`DELETE /hooks/n8n/{{id}}`); *Listen for test
+event* makes a short-lived subscription of the test URL. The subscription's signing secret stays
+in the node's static data; a request whose `webhook-signature` does not verify over the raw body,
+or whose `webhook-timestamp` is more than 5 minutes off (the gateway stamps each attempt, so only
+clock skew does that), is answered 401 and runs nothing. The gateway takes a 401 from n8n as a
+credential problem: it disables the subscription and holds its deliveries until it is enabled
+again (`POST /integrations/destinations/{{id}}/enable`).
+
+Each delivery is one item: `{{{{ $json.id }}}}` is the event id (the `webhook-id`, the same on
+every retry), `{{{{ $json.data }}}}` its data.
+
+The gateway must be able to reach n8n's webhook URL: set n8n's `WEBHOOK_URL` behind a proxy, and
+the gateway's `GATEWAY_ALLOW_PRIVATE_NETWORKS` when n8n runs on a private address. The node keeps
+the secret it was given at subscribe: if the subscription's secret is rotated on the gateway,
+deactivate and activate the workflow within the 24 h the old secret still signs (that replaces
+the subscription, and the node holds the new one's secret).
 
 | event | description |
 |---|---|
