@@ -1,8 +1,9 @@
 """``gateway events send``: post the catalog's example of an event type to a running gateway.
 
 With it and ``gateway listen`` the README's walk-through runs on one machine. ``--wait`` follows
-the event's deliveries until each has been tried, and the exit code says how they went:
-0 accepted (and, with ``--wait``, every delivery succeeded), 1 otherwise.
+the event's deliveries until each is final (succeeded, failed or cancelled; retries included),
+and the exit code says how they went: 0 accepted (and, with ``--wait``, every delivery
+succeeded), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=0,
         metavar="SECONDS",
-        help="follow the deliveries this long until each has been tried (0: do not wait)",
+        help="follow the deliveries up to this long, until each succeeded or failed for good "
+        "(0: do not wait)",
     )
     p.set_defaults(func=cmd_events_send)
 
@@ -88,7 +90,8 @@ def cmd_events_send(args: argparse.Namespace) -> int:
         deliveries = answer.get("deliveryIds") or []
         print(
             f"event {answer['eventId']} {answer.get('status', 'created')} ({r.status_code}) "
-            f"for tenant {args.tenant}: {len(deliveries)} delivery(ies) "
+            f"for tenant {args.tenant}: {len(deliveries)} "
+            f"{'delivery' if len(deliveries) == 1 else 'deliveries'} "
             f"{' '.join(deliveries)}".rstrip(),
             flush=True,
         )
@@ -100,30 +103,31 @@ def cmd_events_send(args: argparse.Namespace) -> int:
 
 
 def _follow(api: Any, delivery_ids: list[str], deadline: float) -> int:
-    """Print each delivery's outcome once it has been tried; 0 when every one succeeded."""
-    outcomes: dict[str, dict[str, Any]] = {}
-    while len(outcomes) < len(delivery_ids) and time.monotonic() < deadline:
+    """Print each delivery's outcome once it is final; 0 when every one succeeded."""
+    rows: dict[str, dict[str, Any]] = {}
+    done: set[str] = set()
+    while len(done) < len(delivery_ids) and time.monotonic() < deadline:
         for delivery_id in delivery_ids:
-            if delivery_id in outcomes:
+            if delivery_id in done:
                 continue
-            row = api.get(f"/integrations/deliveries/{delivery_id}").json()
-            if row.get("status") in FINAL or row.get("attemptCount", 0) > 0:
-                outcomes[delivery_id] = row
-                code = row.get("lastStatusCode")
-                error = row.get("lastError")
-                detail = f"HTTP {code}" if code else (error or "no answer")
-                print(
-                    f"delivery {delivery_id}: {row['status']} after "
-                    f"{row['attemptCount']} attempt(s) ({detail})",
-                    flush=True,
-                )
-        if len(outcomes) < len(delivery_ids):
+            rows[delivery_id] = row = api.get(f"/integrations/deliveries/{delivery_id}").json()
+            if row.get("status") in FINAL:
+                done.add(delivery_id)
+                print(f"delivery {delivery_id}: {_outcome(row)}", flush=True)
+        if len(done) < len(delivery_ids):
             time.sleep(POLL_SECONDS)
     for delivery_id in delivery_ids:
-        if delivery_id not in outcomes:
-            print(f"delivery {delivery_id}: not tried yet (still pending)", flush=True)
-    ok = all(outcomes.get(d, {}).get("status") == "succeeded" for d in delivery_ids)
-    return 0 if ok and delivery_ids else 1
+        if delivery_id not in done:
+            row = rows.get(delivery_id, {"status": "pending", "attemptCount": 0})
+            print(f"delivery {delivery_id}: still {_outcome(row)}", flush=True)
+    ok = all(rows[d]["status"] == "succeeded" for d in delivery_ids if d in rows)
+    return 0 if ok and delivery_ids and len(done) == len(delivery_ids) else 1
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    code, error = row.get("lastStatusCode"), row.get("lastError")
+    last = f"HTTP {code}" if code else (error or "not tried yet")
+    return f"{row.get('status')} after {row.get('attemptCount', 0)} attempt(s) (last: {last})"
 
 
 def _error_text(response: Any) -> str:
