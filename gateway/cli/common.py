@@ -164,8 +164,8 @@ def bind_port(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(
-                f"port {port} on {host} is already in use (another gateway?); "
-                f"stop that process or pick another port with --port"
+                f"port {port} on {host} is already in use; "
+                "stop the process using it or pick another port with --port"
             ) from exc
         if exc.errno == errno.EACCES:
             raise StartupError(

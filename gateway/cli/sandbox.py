@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli.common import add_command, load_settings
+from gateway.cli.common import add_command, bind_port, load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.sandbox.simulator import run_simulator
 
-    run_simulator(args.host, args.port, load_settings().person_api_key)
+    settings = load_settings()
+    sock = bind_port(args.host, args.port)
+    try:
+        run_simulator(args.host, args.port, settings.person_api_key, sock=sock)
+    finally:
+        sock.close()
     return 0
 
 
