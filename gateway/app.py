@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from gateway.api import all_routes
@@ -20,6 +21,7 @@ from gateway.api.common import (
     http_error_handler,
     unhandled_error_handler,
 )
+from gateway.api.paths import StripTrailingSlash
 from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
 from gateway.runtime import Runtime
@@ -66,10 +68,12 @@ def create_app(
     app = Starlette(
         routes=[*all_routes(), *(extra_routes or [])],
         lifespan=lifespan,
+        middleware=[Middleware(StripTrailingSlash)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,
             Exception: unhandled_error_handler,
         },
     )
+    app.router.redirect_slashes = False  # StripTrailingSlash answers both spellings instead
     return app

@@ -34,6 +34,7 @@ from gateway.errors import SignatureError
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
+    "check_secret",
     "generate_ed25519_keypair",
     "generate_secret",
     "public_key_for",
@@ -73,6 +74,20 @@ def public_key_for(secret: str) -> str:
     if not secret.startswith(SECRET_KEY_PREFIX):
         raise ValueError(f"expected a {SECRET_KEY_PREFIX} secret key")
     return PUBLIC_KEY_PREFIX + _b64(_public_raw(_private_key(secret)))
+
+
+def check_secret(secret: str) -> None:
+    """Raise ``ValueError`` unless ``secret`` can verify (a ``whsec_``, ``whsk_`` or ``whpk_`` key).
+
+    For tools that take a secret from a person (``gateway verify``, ``gateway listen``) and should
+    refuse a mistyped one at once, not only when the first signature is checked.
+    """
+    if secret.startswith(SYMMETRIC_PREFIX):
+        _hmac_key(secret)
+    elif secret.startswith((SECRET_KEY_PREFIX, PUBLIC_KEY_PREFIX)):
+        _public_key(secret)
+    else:
+        raise ValueError(f"cannot verify with a {_prefix(secret)!r} key")
 
 
 def sign(msg_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:

@@ -81,7 +81,10 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_importing_the_app_loads_no_demo_bench_module() -> None:
-    code = "import sys, gateway.app, gateway.cli; print([m for m in sys.modules if 'sandbox' in m])"
+    code = (
+        "import sys, gateway.app, gateway.cli; "
+        "print([m for m in sys.modules if m.startswith('gateway.sandbox')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

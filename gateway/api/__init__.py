@@ -19,12 +19,14 @@ def all_routes() -> list[BaseRoute]:
         metrics,
         openapi,
         replays,
+        root,
         stats,
         stream,
     )
 
     routes: list[BaseRoute] = []
     for module in (
+        root,
         health,
         keys,
         destinations,

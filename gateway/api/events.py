@@ -55,10 +55,26 @@ async def post_events(request: Request, principal: Principal) -> Response:
         )
     svc.wake_worker()
     status = 202 if result.status == "created" else 200
-    return json_response(
-        {"eventId": result.event_id, "status": result.status, "deliveryIds": result.delivery_ids},
-        status,
-    )
+    body: dict[str, Any] = {
+        "eventId": result.event_id,
+        "status": result.status,
+        "deliveryIds": result.delivery_ids,
+    }
+    body.update(_warnings(item, result.status, result.delivery_ids))
+    return json_response(body, status)
+
+
+def _warnings(item: StoreEventIn, status: str, delivery_ids: list[str]) -> dict[str, list[str]]:
+    """An accepted event that no destination will receive says so (still 202: the event is
+    stored, and a destination created later can be sent it with a replay or a test)."""
+    if status != "created" or delivery_ids:
+        return {}
+    return {
+        "warnings": [
+            f"tenant {item.tenant_id} has no destination subscribed to {item.type} "
+            "(or none whose filter matches): the event is stored but goes nowhere"
+        ]
+    }
 
 
 async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
@@ -79,11 +95,12 @@ async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
                 "error": {"code": exc.code, "message": exc.message, "details": exc.details},
             }
     stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
-    for (index, _), result in zip(accepted, stored, strict=True):
+    for (index, item), result in zip(accepted, stored, strict=True):
         entry: dict[str, Any] = {
             "eventId": result.event_id,
             "status": result.status,
             "deliveryIds": result.delivery_ids,
+            **_warnings(item, result.status, result.delivery_ids),
         }
         if result.status == "conflict":
             entry = {

@@ -111,7 +111,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, list[str]]] =
     (
         "post",
         "/integrations/events",
-        'Push intake: one event, or {"events": [...]} (<= 1000)',
+        'Push intake: one event, or {"events": [...]} (<= 1000); the answer carries "warnings" '
+        "when no destination receives an event",
         EventIn,
         202,
         [],

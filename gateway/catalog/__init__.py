@@ -93,15 +93,30 @@ def validate_event_data(event_type: str, data: Any) -> None:
     if errors:
         raise ValidationError(
             f"data does not match the {event_type} schema",
-            details=[{"path": _error_path(err), "message": err.message} for err in errors[:20]],
+            details=[{"path": path, "message": err.message} for path, err in _paths(errors)[:20]],
         )
 
 
-def _error_path(err: Any) -> str:
-    """``data.results.answers[0].value``; a missing required field is named in the path."""
-    parts = list(err.absolute_path)
-    if err.validator == "required" and isinstance(err.instance, dict):
-        missing = [name for name in err.validator_value if name not in err.instance]
-        if missing:
-            parts.append(missing[0])
+def _paths(errors: list[Any]) -> list[tuple[str, Any]]:
+    """Each error with its path, ``data.results.answers[0].value``.
+
+    A ``required`` error names the object that lacks a field; jsonschema yields one such error
+    per missing field, in the order the schema lists them, so the n-th error at one object names
+    its n-th missing field: each missing field is reported at its own path.
+    """
+    seen: dict[tuple[Any, ...], int] = {}
+    out = []
+    for err in errors:
+        parts = list(err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            missing = [name for name in err.validator_value if name not in err.instance]
+            index = seen.get(tuple(parts), 0)
+            seen[tuple(parts)] = index + 1
+            if index < len(missing):
+                parts.append(missing[index])
+        out.append((_dotted(parts), err))
+    return out
+
+
+def _dotted(parts: list[Any]) -> str:
     return "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

@@ -5,20 +5,23 @@ the real consumer would (Standard Webhooks signatures for webhook/Zapier/Make/n8
 Typeform-Signature and answer shapes for Typeform, the survey's response schema for Qualtrics),
 and the gateway itself (SQLite in a temporary directory, polling the simulator). It creates one
 destination per connector through the operator API, starts a study run, shows live progress and
-ends with a summary table. The exit code is 0 only when every delivery arrived and verified.
+ends with a summary table. One lane, "webhook flaky", has a receiver that refuses every third
+event and a destination with no retries, so ``--keep`` leaves failed deliveries to practise
+replay on. The exit code is 0 only when every delivery arrived and verified except exactly those
+planned failures. Ctrl-C and SIGTERM stop it and remove its temporary folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-import statistics
+import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -26,9 +29,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from gateway.app import create_app
+from gateway.sandbox.demo_report import Lane, lane_ok, summary_table, try_this
 from gateway.sandbox.fakes.platforms import (
     PlatformRecorder,
     ScriptedResponse,
@@ -47,17 +50,16 @@ TYPEFORM_SECRET = "demo-typeform-secret"  # noqa: S105 - a local demo value
 N8N_HEADER = ("X-N8N-Key", "demo-n8n-credential")
 MAKE_API_KEY = "demo-make-key"
 DEADLINE_SECONDS = 120.0
+# The flaky lane's receiver refuses every third event once; its destination has no retries.
+FLAKY_EVERY = 3
 
 
-@dataclass
-class Lane:
-    """One connector in the demo: its destination, and how its receiver counts verified bodies."""
+class DemoStopped(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every ``with`` unwinds (temp folder included)."""
 
-    connector: str
-    label: str
-    verified: Callable[[], int]
-    received: Callable[[], int]
-    destination: dict[str, Any] = field(default_factory=dict)
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise DemoStopped
 
 
 @dataclass
@@ -92,7 +94,7 @@ def start_receivers() -> Iterator[Receivers]:
         yield Receivers(webhook, zapier, make, n8n, typeform, qualtrics, urls)
 
 
-def lanes_for(rx: Receivers) -> list[Lane]:
+def lanes_for(rx: Receivers, tasks: int) -> list[Lane]:
     return [
         Lane(
             "webhook",
@@ -105,6 +107,13 @@ def lanes_for(rx: Receivers) -> list[Lane]:
             "webhook v1a",
             lambda: sum(1 for r in rx.webhook.on("/v1a") if r.verified),
             lambda: len(rx.webhook.on("/v1a")),
+        ),
+        Lane(
+            "webhook",
+            "webhook flaky",
+            lambda: sum(1 for r in rx.webhook.on("/flaky") if r.verified and r.status < 300),
+            lambda: len(rx.webhook.on("/flaky")),
+            planned_failures=tasks // FLAKY_EVERY,
         ),
         Lane("zapier", "zapier", lambda: _platform_ok(rx.zapier), lambda: len(rx.zapier.requests)),
         Lane("make", "make", lambda: _platform_ok(rx.make), lambda: len(rx.make.requests)),
@@ -132,6 +141,7 @@ def create_destinations(api: httpx.Client, rx: Receivers, lanes: list[Lane]) -> 
     bodies: list[dict[str, Any]] = [
         {"connector": "webhook", "url": f"{rx.urls['webhook']}/v1"},
         {"connector": "webhook", "url": f"{rx.urls['webhook']}/v1a", "signing": "ed25519"},
+        {"connector": "webhook", "url": f"{rx.urls['webhook']}/flaky", "retrySchedule": []},
         {"connector": "zapier", "url": f"{rx.urls['zapier']}/hooks/catch/123/demo/"},
         # Make answers 503 twice first, to show retries with the destination's own schedule.
         {
@@ -171,7 +181,9 @@ def create_destinations(api: httpx.Client, rx: Receivers, lanes: list[Lane]) -> 
         lane.destination = r.json()
     rx.webhook.expect_secret("/v1", lanes[0].destination["secret"])
     rx.webhook.expect_secret("/v1a", lanes[1].destination["secret"])
-    for lane, recorder in ((lanes[2], rx.zapier), (lanes[3], rx.make), (lanes[4], rx.n8n)):
+    rx.webhook.expect_secret("/flaky", lanes[2].destination["secret"])
+    rx.webhook.refuse_first_of_every("/flaky", FLAKY_EVERY)
+    for lane, recorder in ((lanes[3], rx.zapier), (lanes[4], rx.make), (lanes[5], rx.n8n)):
         recorder.expect_secret(lane.destination["secret"])
     rx.make.script([ScriptedResponse(503), ScriptedResponse(503)])
     rx.typeform.expect_secret("/forms/demo", TYPEFORM_SECRET)
@@ -204,7 +216,12 @@ def delivery_rows(api: httpx.Client, destination_id: str) -> list[dict[str, Any]
     for page in range(1, 1001):
         body = api.get(
             "/integrations/deliveries",
-            params={"destinationId": destination_id, "page": page, "pageSize": 100},
+            params={
+                "destinationId": destination_id,
+                "page": page,
+                "pageSize": 100,
+                "includeAttempts": "true",
+            },
         ).json()
         rows.extend(body["items"])
         if len(rows) >= body["total"] or not body["items"]:
@@ -212,36 +229,17 @@ def delivery_rows(api: httpx.Client, destination_id: str) -> list[dict[str, Any]
     return rows
 
 
-def summary_table(lanes: list[Lane], rows: dict[str, list[dict[str, Any]]], tasks: int) -> Table:
-    table = Table(
-        title="Delivery summary",
-        title_style="bold",
-        caption=(
-            "latency: event stored -> 2xx received. make's receiver answered 503 twice (retries); "
-            "qualtrics is paced at its conservative default of 2 req/s."
-        ),
-    )
-    for column in ("connector", "delivered", "attempts", "retries", "p50", "p95", "verified"):
-        table.add_column(column, justify="left" if column == "connector" else "right")
-    for lane in lanes:
-        items = rows[lane.destination["id"]]
-        done = [r for r in items if r["status"] == "succeeded"]
-        attempts = sum(r["attemptCount"] for r in items)
-        latencies = sorted(_seconds(r["completedAt"]) - _seconds(r["createdAt"]) for r in done)
-        verified = lane.verified()
-        table.add_row(
-            lane.label,
-            f"{len(done)}/{tasks}",
-            str(attempts),
-            str(attempts - len(items)),
-            _ms(_percentile(latencies, 50)),
-            _ms(_percentile(latencies, 95)),
-            f"[green]{verified}[/]" if verified >= tasks else f"[red]{verified}[/]",
-        )
-    return table
-
-
 def run_demo(*, keep: bool = False, tasks: int = 24) -> int:
+    """Run the demo; Ctrl-C or SIGTERM stop it cleanly (temp folder removed): during the run that
+    is an interruption (``KeyboardInterrupt`` propagates), under ``--keep`` the normal way out."""
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _run(keep=keep, tasks=tasks)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(*, keep: bool, tasks: int) -> int:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="gateway-demo-") as tmp, start_receivers() as rx:
         sim_key = f"sim_{secrets.token_urlsafe(12)}"
@@ -273,29 +271,37 @@ def run_demo(*, keep: bool = False, tasks: int = 24) -> int:
                     border_style="cyan",
                 )
             )
-            lanes = lanes_for(rx)
+            lanes = lanes_for(rx, tasks)
             create_destinations(api, rx, lanes)
             study_id, run_id = start_study(sim, tasks)
-            ok = _watch(console, api, sim, lanes, tasks, study_id, run_id)
+            finished = _watch(console, api, sim, lanes, tasks, study_id, run_id)
             rows = {
                 lane.destination["id"]: delivery_rows(api, lane.destination["id"]) for lane in lanes
             }
             console.print()
             console.print(summary_table(lanes, rows, tasks))
-            verified = all(lane.verified() >= tasks for lane in lanes)
-            console.print(
-                "[bold green]every delivery arrived and verified[/]"
-                if ok and verified
-                else "[bold red]some deliveries did not arrive or verify[/]"
+            ok = finished and all(
+                lane_ok(lane, rows[lane.destination["id"]], tasks) for lane in lanes
             )
+            console.print(_verdict(ok, lanes), soft_wrap=True)
             if keep:
-                _keep(console, api, gateway_server.url, admin_key)
-            return 0 if ok and verified else 1
+                with contextlib.suppress(KeyboardInterrupt):
+                    _keep(api, gateway_server.url, admin_key, lanes, rows)
+            return 0 if ok else 1
         finally:
             api.close()
             sim.close()
             gateway_server.stop()
             sim_server.stop()
+
+
+def _verdict(ok: bool, lanes: list[Lane]) -> str:
+    if not ok:
+        return "[bold red]some deliveries did not arrive or verify[/]"
+    planned = sum(lane.planned_failures for lane in lanes)
+    failures = "failure is" if planned == 1 else "failures are"
+    note = f" (the {planned} {failures} webhook flaky's planned ones)" if planned else ""
+    return f"[bold green]every delivery arrived and verified[/]{note}"
 
 
 def _watch(
@@ -326,9 +332,15 @@ def _watch(
             for lane in lanes:
                 counts = _status_counts(api, lane.destination["id"])
                 retrying = counts.get("pending", 0) + counts.get("sending", 0)
-                note = f"[yellow]{retrying} in flight/retrying[/]" if retrying else ""
+                failed = counts.get("failed", 0)
+                note = f"[yellow]{retrying} in flight/retrying[/] " if retrying else ""
+                note += f"[magenta]{failed} failed (planned)[/]" if failed else ""
                 progress.update(bars[lane.label], completed=counts.get("succeeded", 0), note=note)
-                finished = finished and counts.get("succeeded", 0) >= tasks
+                finished = (
+                    finished
+                    and counts.get("succeeded", 0) >= tasks - lane.planned_failures
+                    and failed >= lane.planned_failures
+                )
             if finished and _completed(state) >= tasks:
                 return True
             time.sleep(0.25)
@@ -351,34 +363,25 @@ def _completed(run_state: dict[str, Any]) -> int:
     return int(counts.get("completed", run_state.get("completed", 0)))
 
 
-def _keep(console: Console, api: httpx.Client, url: str, admin_key: str) -> None:
+def _keep(
+    api: httpx.Client,
+    url: str,
+    admin_key: str,
+    lanes: list[Lane],
+    rows: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Print the keys and the "try this" list with plain ``print``: rich would wrap long lines at
+    the terminal's width, and a wrapped command breaks when pasted."""
     tenant_key = api.post("/integrations/keys", json={"tenantId": TENANT, "name": "demo"}).json()
-    console.print(
-        Panel.fit(
-            f"dashboard  {url}/dashboard\nadmin key  {admin_key}\n"
-            f"tenant key {tenant_key['key']}\n\n"
-            f"try:  curl -H 'x-api-key: {tenant_key['key']}' {url}/integrations/deliveries\n"
-            "Ctrl-C stops everything.",
-            title="the gateway stays up",
-            border_style="green",
-        )
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(1)
-
-
-def _seconds(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def _percentile(values: list[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.0f} ms"
+    flaky = next(lane for lane in lanes if lane.planned_failures)
+    failed = [r for r in rows[flaky.destination["id"]] if r["status"] == "failed"]
+    print(f"\nthe gateway stays up: {url}")
+    print(f"  admin key   {admin_key}")
+    print(f"  tenant key  {tenant_key['key']}  (tenant {TENANT})")
+    print("\ntry this (each command is one line; paste it as is):")
+    first_failed = failed[0] if failed else None
+    for line in try_this(url, tenant_key["key"], first_failed, flaky.destination["id"]):
+        print(f"  {line}")
+    print("\nCtrl-C or SIGTERM stops everything and removes the temporary folder.", flush=True)
+    while True:
+        time.sleep(1)

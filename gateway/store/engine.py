@@ -15,6 +15,8 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_KEY = 0x6761_7465  # "gate"
@@ -89,3 +91,37 @@ def migrate(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def masked_url(url: str) -> str:
+    """The database URL with its password hidden (CONTRACT §1: secrets never in clear)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def open_failure(exc: BaseException) -> tuple[str, str] | None:
+    """Why opening the store failed, for a one-line message: ``("url", cause)`` for a URL or
+    driver that cannot be used, ``("database", cause)`` for one that cannot be reached or opened;
+    ``None`` for anything else (a bug, not a setting)."""
+    if isinstance(exc, ArgumentError | NoSuchModuleError | ImportError):
+        return "url", _first_line(exc)
+    if isinstance(exc, DBAPIError):
+        return "database", _driver_cause(exc.orig if exc.orig is not None else exc)
+    return None
+
+
+def _driver_cause(exc: BaseException) -> str:
+    """The driver's reason without its preamble: psycopg says 'connection failed: connection to
+    server at "h", port p failed: FATAL:  database "x" does not exist'; keep the last part."""
+    cause = _first_line(exc)
+    for marker in ("FATAL:", "failed: "):
+        if marker in cause:
+            cause = cause.rsplit(marker, 1)[1].strip()
+    return cause
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -44,6 +44,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Script]] = {}
         self._secrets: dict[str, list[str]] = {}
+        self._refuse_every: dict[str, int] = {}
+        self._seen_ids: dict[str, list[str]] = {}
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
 
     def expect_secret(self, path: str, *secrets: str) -> None:
@@ -52,6 +54,29 @@ class WebhookReceiver:
     def script(self, path: str, *answers: int | Script) -> None:
         items = [a if isinstance(a, Script) else Script(a) for a in answers]
         self._scripts.setdefault("/" + path.lstrip("/"), []).extend(items)
+
+    def refuse_first_of_every(self, path: str, n: int) -> None:
+        """Answer 500 the first time the n-th, 2n-th, … distinct ``webhook-id`` arrives on
+        ``path``: with no retries those deliveries fail for good, and a replay (same id) succeeds.
+        """
+        self._refuse_every["/" + path.lstrip("/")] = n
+
+    def refusals(self, path: str) -> int:
+        """How many distinct events ``refuse_first_of_every`` has refused so far on ``path``."""
+        n = self._refuse_every.get("/" + path.lstrip("/"))
+        with self._lock:
+            seen = len(self._seen_ids.get("/" + path.lstrip("/"), []))
+        return seen // n if n else 0
+
+    def _refused(self, path: str, event_id: str) -> bool:
+        n = self._refuse_every.get(path)
+        if not n:
+            return False
+        seen = self._seen_ids.setdefault(path, [])
+        if event_id in seen:
+            return False
+        seen.append(event_id)
+        return len(seen) % n == 0
 
     def on(self, path: str) -> list[Received]:
         path = "/" + path.lstrip("/")
@@ -81,6 +106,8 @@ class WebhookReceiver:
         with self._lock:
             queue = self._scripts.get(path)
             answer = queue.pop(0) if queue else Script(200, body=b'{"ok":true}')
+            if self._refused(path, headers.get("webhook-id", "")):
+                answer = Script(500, body=b'{"error":"refused once, as the demo planned"}')
         if answer.delay:
             import asyncio
 
