@@ -84,7 +84,7 @@ def chromium() -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """A full-page screenshot in test-artifacts/screenshots/ (toasts removed: they cover content)."""
+    """A full-page screenshot in test-artifacts/screenshots/ (without toasts: they hide content)."""
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -71,8 +71,8 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("main")).to_contain_text("No destinations yet")
         # The favicon is served (a missing one would be a console error too).
-        assert api.get("/dashboard/static/favicon.svg").headers["content-type"].startswith(
-            "image/svg"
+        assert (
+            api.get("/dashboard/static/favicon.svg").headers["content-type"].startswith("image/svg")
         )
 
         # The form: a JSON mistake is caught in the browser, nothing is sent.
@@ -145,6 +145,7 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_role("button", name="Save changes").click()
         expect(page.locator("#form-summary")).to_contain_text("changed meanwhile")
         expect(page.locator("#form-summary")).to_contain_text("now at version 3")
+        expect(page.locator("#conflict-fields")).to_have_text("Changed meanwhile: name")
         screenshot(page, "forms-04-edit-409")
         page.get_by_role("button", name="Load the current version (discard my edits)").click()
         expect(page.get_by_label("Name", exact=True)).to_have_value("Research (renamed)")
@@ -205,8 +206,8 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         counts = page.locator("#chart-attempts ~ svg .y-tick").all_text_contents()
         assert counts == [str(i) for i in range(len(counts))], counts  # 0, 1, 2, …: whole numbers
         ticks = page.evaluate(
-            "import('/dashboard/static/chart.js').then((m) =>"
-            " [m.niceTicks(188), m.niceTicks(3, 4, true), m.niceTicks(0, 4, true), m.niceTicks(1.3)])"
+            "import('/dashboard/static/chart.js').then((m) => [m.niceTicks(188),"
+            " m.niceTicks(3, 4, true), m.niceTicks(0, 4, true), m.niceTicks(1.3)])"
         )
         assert ticks == [[0, 50, 100, 150, 200], [0, 1, 2, 3], [0, 1, 2, 3, 4], [0, 0.5, 1, 1.5]]
         screenshot(page, "forms-08-destination-1366")
@@ -237,3 +238,84 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         assert api.get(f"/integrations/destinations/{dst_id}").status_code == 404
         context.close()
     assert console.unexpected(422, 409) == [], console.errors
+
+
+def test_connector_fields_credentials_and_options(gateway: dict[str, Any]) -> None:
+    """Each connector's own fields: credentials are sent only when typed (never shown again),
+    options come back prefilled, n8n's auth pairs are checked in the browser, Ed25519 shows the
+    public key beside the secret."""
+    from playwright.sync_api import expect
+
+    api: httpx.Client = gateway["api"]
+    rec_url = gateway["rec_url"]
+    questions = {"q1": {"qid": "QID2", "kind": "single", "recodes": {"yes": 1, "no": 2}}}
+    with chromium() as browser:
+        page = browser.new_page(viewport=WIDE)
+        page.set_default_timeout(TIMEOUT_MS)
+        console = watch(page)
+        page.goto(f"{gateway['url']}/dashboard#/destinations/new")
+        page.get_by_label("API key").fill(ADMIN_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{gateway['url']}/dashboard#/destinations/new")
+        expect(page.get_by_role("heading", name="New destination")).to_be_visible()
+
+        # n8n: half an auth pair is caught before anything is sent.
+        page.get_by_label("Tenant").fill("acme")
+        page.get_by_label("Connector").select_option("n8n")
+        expect(page.locator("[data-path=connector] .help")).to_contain_text("n8n Webhook node")
+        page.get_by_label("URL", exact=True).fill(f"{rec_url}/webhook/abc")
+        page.get_by_label("Header Auth: header name").fill("X-N8N-Auth")
+        page.get_by_role("button", name="Create destination").click()
+        expect(page.locator("[data-path='credentials.headerValue'] .field-error")).to_contain_text(
+            "needs both"
+        )
+        assert api.get("/integrations/destinations").json()["total"] == 0
+
+        # Qualtrics, signed with Ed25519: token, survey and questions; the public key is shown.
+        page.get_by_label("Connector").select_option("qualtrics")
+        expect(page.get_by_label("Header Auth: header name")).to_have_count(0)
+        page.get_by_label("Name", exact=True).fill("Survey mirror")
+        page.get_by_label("URL", exact=True).fill(rec_url)
+        page.get_by_label("API token").fill("qualtrics-token-123")
+        page.get_by_label("Survey id").fill("SV_abc123")
+        page.get_by_label("Questions (JSON)").fill(json.dumps(questions))
+        page.get_by_label("Signing").select_option("ed25519")
+        screenshot(page, "forms-10-qualtrics")
+        page.get_by_role("button", name="Create destination").click()
+        expect(page.get_by_role("textbox", name="Public key")).to_have_value(re.compile(r"^whpk_"))
+        expect(page.get_by_role("dialog")).to_contain_text("not secret")
+        page.get_by_role("dialog").get_by_role("button", name="Close").click()
+        (listed,) = api.get("/integrations/destinations").json()["items"]
+        dst = api.get(f"/integrations/destinations/{listed['id']}").json()
+        assert dst["connector"] == "qualtrics" and dst["signing"] == "ed25519"
+        (public_key,) = dst["publicKeys"]
+        expect(page.locator("main")).to_contain_text(public_key)  # on its page too
+        assert dst["hasCredentials"] is True and "credentials" not in dst
+        assert dst["options"] == {"surveyId": "SV_abc123", "questions": questions}
+
+        # Edit: options are prefilled, the stored token is not; leaving it empty keeps it.
+        page.get_by_role("link", name="Edit Survey mirror").click()
+        expect(page.get_by_label("Survey id")).to_have_value("SV_abc123")
+        expect(page.get_by_label("API token")).to_have_value("")
+        expect(page.locator("main")).to_contain_text("Credentials are stored")
+        page.get_by_label("Survey id").fill("SV_def456")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator("main h1")).to_contain_text("Survey mirror")
+        edited = api.get(f"/integrations/destinations/{dst['id']}").json()
+        assert edited["options"] == {"surveyId": "SV_def456", "questions": questions}
+        assert edited["hasCredentials"] is True and edited["version"] == 2
+
+        # The circuit breaker's state shows when the API gives it (a gateway with the breaker),
+        # and nothing shows while it does not.
+        expect(page.locator("[data-circuit]")).to_have_count(0)
+
+        def with_circuit(route: Any) -> None:
+            answer = route.fetch()
+            route.fulfill(response=answer, json={**answer.json(), "circuit": "open"})
+
+        page.route("**/integrations/destinations/dst_*", with_circuit)
+        page.reload()
+        expect(page.locator(".page-head [data-circuit=open]")).to_have_text("circuit open")
+        expect(page.locator("[data-circuit=open]")).to_have_attribute("title", re.compile("probed"))
+        context_errors = console.unexpected()
+    assert context_errors == [], console.errors

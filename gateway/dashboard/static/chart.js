@@ -18,12 +18,13 @@ export function niceTicks(max, count = 4, integer = false) {
   const n = Math.max(1, Math.ceil(top / step - 1e-9));
   return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
 }
-export const fmtMsTick = (v) => (v >= 1000 ? `${Number((v / 1000).toFixed(2))} s` : `${v} ms`);
+export const plainTick = (v) => String(v);
 export const TICK_STEPS_MIN = [5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440];
 
 /**
  * points: [{at, ...}] one per bucket that has attempts; range: {since, until, bucket (seconds)}.
- * opts: {label, yLabel, yFmt, integer, stacks: [{key, label, cls}], marker?: {key, label, cls}, empty}
+ * opts: {label, yLabel, yFmt (values), tickFmt? (axis ticks; the unit is in yLabel), integer,
+ *        stacks: [{key, label, cls}], marker?: {key, label, cls}, empty}
  */
 export function barChart(points, range, opts) {
   // A narrow screen gets a narrow drawing, so its text stays readable instead of shrinking.
@@ -44,7 +45,7 @@ export function barChart(points, range, opts) {
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${opts.label}: ${hasData ? `${points.length} intervals with attempts` : "no attempts"}` });
   for (const v of ticks) {
     svg.append(s("line", { class: v === 0 ? "axis-line" : "grid", x1: L, x2: W - R, y1: py(v), y2: py(v) }),
-      s("text", { class: "tick y-tick", x: L - 8, y: py(v) + 4, "text-anchor": "end" }, opts.yFmt(v)));
+      s("text", { class: "tick y-tick", x: L - 8, y: py(v) + 4, "text-anchor": "end" }, (opts.tickFmt || opts.yFmt)(v)));
   }
   const maxTicks = narrow ? 4 : 7;
   const step = TICK_STEPS_MIN.map((m) => m * 60000).find((ms) => span / ms <= maxTicks) || 86400000 * 7;

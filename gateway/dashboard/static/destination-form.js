@@ -85,7 +85,10 @@ function buildForm(types, who, dst) {
     connectorParts = connectorFields(spec, dst, field);
     connectorBox.append(...connectorParts.nodes);
   };
-  connector.addEventListener("change", renderConnector);
+  connector.addEventListener("change", () => { clearErrors(fields, summary); renderConnector(); });
+  signing.addEventListener("change", () => {
+    secret.placeholder = signing.value === "ed25519" ? "whsk_… (leave empty to generate one)" : "whsec_… (leave empty to generate one)";
+  });
 
   const submit = h("button", { class: "btn btn-primary", type: "submit" }, dst ? "Save changes" : "Create destination");
   const el = h("form", { class: "dest-form", novalidate: true, "aria-label": dst ? "Edit destination" : "New destination" },
@@ -306,7 +309,7 @@ async function saveNew(body) {
   const created = await post("/integrations/destinations", body);
   state.destinations = null;
   go(`destinations/${created.id}`);
-  showSecret("Destination created: its signing secret", created);
+  showSecret(created.signing === "ed25519" ? "Destination created: its public key" : "Destination created: its signing secret", created);
 }
 async function saveEdit(dst, body, fields, summary, overwriteVersion) {
   const changes = {};
@@ -322,20 +325,23 @@ async function saveEdit(dst, body, fields, summary, overwriteVersion) {
     await patch(`/integrations/destinations/${dst.id}`, { ...changes, expectedVersion: overwriteVersion || dst.version });
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 409) throw err;
-    const current = (err.details.find((d) => d.currentVersion) || {}).currentVersion;
-    showConflict(summary, dst, current, () => saveEdit(dst, body, fields, summary, current));
+    const now = await get(`/integrations/destinations/${dst.id}`).catch(() => null);
+    const current = now ? now.version : (err.details.find((d) => d.currentVersion) || {}).currentVersion;
+    const changed = now ? [...PATCHABLE, "status", "hasCredentials"].filter((k) => JSON.stringify(now[k]) !== JSON.stringify(dst[k])) : [];
+    showConflict(summary, dst, current, changed, () => saveEdit(dst, body, fields, summary, current));
     return;
   }
   state.destinations = null;
   toast(`Saved ${dst.name || dst.id}.`);
   go(`destinations/${dst.id}`);
 }
-function showConflict(summary, dst, current, overwrite) {
+function showConflict(summary, dst, current, changed, overwrite) {
   clear(summary);
   summary.hidden = false;
   summary.className = "form-summary conflict";
   summary.append(h("h2", {}, "This destination was changed meanwhile"),
     h("p", {}, `You edited version ${dst.version}; it is now at version ${current || "a newer one"} (someone or something else saved it). Your edits are not saved.`),
+    changed.length ? h("p", { id: "conflict-fields" }, "Changed meanwhile: ", changed.map((k, i) => [i ? ", " : "", h("code", {}, k)])) : null,
     h("div", { class: "actions" },
       h("button", { class: "btn", type: "button", onclick: () => state.refresh() }, "Load the current version (discard my edits)"),
       h("button", { class: "btn btn-danger", type: "button", onclick: async (e) => { e.currentTarget.disabled = true; try { await overwrite(); } catch (err) { toast(err.message, { bad: true }); } } }, "Save my edits over it")));

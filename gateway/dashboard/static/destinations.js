@@ -1,6 +1,6 @@
 /* Views: the destinations list and one destination (its plots, configuration, bulk replay). */
 import { del, destinations, dialog, get, go, post, state, toast } from "./api.js";
-import { barChart, countFmt, fmtMsTick } from "./chart.js";
+import { barChart, countFmt, plainTick } from "./chart.js";
 import { followJob, replayForm } from "./replays.js";
 import { showSecret } from "./secret.js";
 import { destinationBadges, destinationSections, fill, fillNow } from "./slots.js";
@@ -150,7 +150,7 @@ export async function viewDestination(view, id, params) {
       })),
     h("section", { class: "panel chart", "aria-labelledby": "chart-latency" }, h("h2", { id: "chart-latency" }, "Latency"),
       barChart(stats.series, range, {
-        label: "Attempt latency per interval", yLabel: "latency", yFmt: fmtMsTick, empty,
+        label: "Attempt latency per interval", yLabel: "latency (ms)", yFmt: fmtMs, tickFmt: plainTick, empty,
         stacks: [{ key: (p) => p.latencyMsAvg, label: "mean", cls: "lat" }],
         marker: { key: (p) => p.latencyMsMax, label: "max", cls: "max" },
       }))));
@@ -163,7 +163,7 @@ export async function viewDestination(view, id, params) {
   main.append(h("section", { class: "panel", "aria-labelledby": "dst-details" }, h("div", { class: "panel-title" }, h("h2", { id: "dst-details" }, "Configuration"), h("a", { class: "btn btn-small", href: `#/destinations/${dst.id}/edit` }, "Edit")),
     kv([["Id", h("span", { class: "mono" }, dst.id)], ["Tenant", dst.tenantId], ["Connector", dst.connector], ["URL", h("span", { class: "mono" }, dst.url)],
       ["Event types", dst.eventTypes.join(", ")], ["Filter", dst.filter ? h("code", {}, JSON.stringify(dst.filter)) : "none: every event of those types"],
-      ["Signing", dst.signing], ["Credentials", dst.hasCredentials ? "stored (encrypted, not shown)" : "none"],
+      ["Signing", dst.signing], dst.publicKeys ? ["Public keys", dst.publicKeys.map((k) => h("div", { class: "mono" }, k))] : null, ["Credentials", dst.hasCredentials ? "stored (encrypted, not shown)" : "none"],
       ["Headers", Object.keys(dst.headers || {}).length ? Object.entries(dst.headers).map(([k, v]) => h("div", { class: "mono" }, `${k}: ${v}`)) : "none"],
       ["Options", dst.options && Object.keys(dst.options).length ? h("code", {}, JSON.stringify(dst.options)) : "none"],
       ["Retry schedule", retryText(dst.retrySchedule)],
