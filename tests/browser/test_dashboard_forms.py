@@ -169,6 +169,7 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
 
         # The event's own page lists its deliveries.
         delivery_id = page.url.rsplit("/", 1)[1]
+        event_id = api.get(f"/integrations/deliveries/{delivery_id}").json()["eventId"]
         page.locator("#event-link").click()
         expect(page.get_by_role("heading", name=re.compile("^Event evt_"))).to_be_visible()
         expect(page.locator(f"#event-deliveries tr[data-id='{delivery_id}']")).to_contain_text(
@@ -219,6 +220,7 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
             ("destinations", "destinations"),
             ("form", f"destinations/{dst_id}/edit"),
             ("delivery", f"deliveries/{delivery_id}"),
+            ("event", f"events/{event_id}"),
             ("deliveries", "deliveries"),
             ("replays", "replays"),
         ]:

@@ -1,6 +1,6 @@
 /* Views: the delivery log (live) and one delivery with its attempts and replays. */
 import { clean, destName, destinations, get, go, post, state, toast } from "./api.js";
-import { badge, bodyBlock, debounce, fmtMs, h, kv, localInput, main, pageHead, pager, short, timeInput, toIso, trigger, when } from "./ui.js";
+import { badge, bodyBlock, cardTable, debounce, fmtMs, h, kv, localInput, main, pageHead, pager, short, timeInput, toIso, trigger, when } from "./ui.js";
 // ---------------------------------------------------------------- views: delivery log
 export const STATUSES = ["pending", "sending", "succeeded", "failed", "cancelled"];
 export async function viewDeliveries(view, params) {
@@ -45,9 +45,9 @@ export async function viewDeliveries(view, params) {
   };
 }
 export function deliveryTable(tbody, caption) {
-  return h("table", {}, h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, ["Created", "Delivery", "Event", "Destination", "Status", "Attempts", "Last response", "Trigger"].map((t, i) => h("th", { scope: "col", class: i === 5 ? "num" : null }, t)))),
-    tbody);
+  return cardTable(h("table", {}, h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, ["Created", "Delivery", "Event", "Destination", "Status", "Attempts", "Response", "Trigger"].map((t, i) => h("th", { scope: "col", class: i === 5 ? "num" : null }, t)))),
+    tbody));
 }
 export function deliveryRow(d) {
   return h("tr", { "data-id": d.id, "data-status": d.status },

@@ -4,7 +4,7 @@ import { barChart, countFmt, plainTick } from "./chart.js";
 import { followJob, replayForm } from "./replays.js";
 import { showSecret } from "./secret.js";
 import { destinationBadges, destinationSections, fill, fillNow } from "./slots.js";
-import { badge, debounce, fmtInt, fmtMs, fmtRate, h, kv, main, pageHead, pager, stat, when } from "./ui.js";
+import { badge, cardTable, debounce, fmtInt, fmtMs, fmtRate, h, kv, main, pageHead, pager, stat, when } from "./ui.js";
 // ---------------------------------------------------------------- destination actions
 export async function sendTest(dst) {
   const delivery = await post(`/integrations/destinations/${dst.id}/test`);
@@ -91,7 +91,7 @@ export async function viewDestinations(view, params) {
     h("caption", { class: "visually-hidden" }, "Destinations"),
     h("thead", {}, h("tr", {}, ["Destination", "Status", "Success (24 h)", "Avg latency", "Last error", "Actions"].map((t, i) => h("th", { scope: "col", class: i === 3 ? "num" : null }, t)))),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No destinations yet. ", h("a", { href: "#/destinations/new" }, "Create the first one"), "."))));
-  main.append(h("section", { class: "panel flush", "aria-label": "Destinations" }, h("div", { class: "scroll" }, table),
+  main.append(h("section", { class: "panel flush", "aria-label": "Destinations" }, h("div", { class: "scroll" }, cardTable(table)),
     pager(page, 20, body.total, (p) => go("destinations", { page: p }))));
   view.onChange = debounce(async () => {
     if (!ids.length || state.view !== view) return;

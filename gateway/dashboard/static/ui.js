@@ -129,6 +129,19 @@ export function copyButton(getText, label) {
     if (field) field.select();
   } }, label || "Copy");
 }
+// Below 600 px a table with class "cards" shows each row as a card: each cell labelled by its
+// column's heading (the headings' text goes into data-label, which the CSS shows).
+export function cardTable(table) {
+  table.classList.add("cards");
+  const labels = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of table.querySelectorAll("tbody tr")) labelRow(row, labels);
+  table.labels = labels;
+  return table;
+}
+export function labelRow(row, labels) {
+  [...row.children].forEach((td, i) => { if (!td.hasAttribute("colspan") && labels[i]) td.dataset.label = labels[i]; });
+  return row;
+}
 export function kv(pairs) {
   return h("dl", { class: "kv" }, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v === null || v === undefined || v === "" ? "—" : v)]));
 }
