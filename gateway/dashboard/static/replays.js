@@ -1,7 +1,7 @@
 /* Bulk replay (dry-run count first, then the job's progress): its own page, and the
  * "replay the failed ones since…" panel on a destination's page. */
 import { clean, destName, destinations, get, post, state, toast } from "./api.js";
-import { badge, clear, fmtInt, h, localInput, main, pageHead, short, timeInput, toIso, when } from "./ui.js";
+import { badge, cardTable, clear, fmtInt, h, localInput, main, pageHead, short, timeInput, toIso, when } from "./ui.js";
 
 // The filter form and its count. With ``destinationId`` the destination is fixed (its page).
 export function replayForm({ dsts, destinationId, idPrefix = "r", onStarted }) {
@@ -70,7 +70,7 @@ export async function viewReplays(view) {
     clear(jobs);
     jobs.append(h("div", { class: "panel-head" }, h("h2", { id: "jobs-title" }, "Replay jobs")));
     if (!body.items.length) { jobs.append(h("p", { class: "empty" }, "No replays yet.")); return; }
-    jobs.append(h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Started", "Filter", "Status", "Progress", ""].map((t) => h("th", { scope: "col" }, t)))),
+    jobs.append(h("div", { class: "scroll" }, cardTable(h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Started", "Filter", "Status", "Progress", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, body.items.map((j) => {
         const f = j.filters || {};
         const active = j.status === "pending" || j.status === "running";
@@ -80,7 +80,7 @@ export async function viewReplays(view) {
           h("td", {}, badge(j.status, j.status === "cancelled" ? "cancelled-job" : null)),
           h("td", { class: "nowrap" }, jobProgress(j)),
           h("td", {}, active ? h("button", { class: "btn btn-small btn-danger", type: "button", onclick: async () => { await post(`/integrations/replays/${j.id}/cancel`); refreshJobs(); } }, "Cancel") : null));
-      })))));
+      }))))));
     const anyActive = body.items.some((j) => j.status === "pending" || j.status === "running");
     clearTimeout(timer);
     if (anyActive && state.view === view) timer = setTimeout(refreshJobs, 1000);
