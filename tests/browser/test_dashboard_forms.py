@@ -105,9 +105,10 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_label("URL", exact=True).fill(f"{rec_url}/made")
         page.get_by_label("Timeout (seconds)").fill("10")
         page.get_by_label("Retry schedule (seconds)").fill("none")
-        page.get_by_role("button", name="Add a header").click()
-        page.get_by_label("Header name").fill("X-Team")
-        page.get_by_label("Header value").fill("research")
+        for name, value in [("X-Team", "research"), ("Authorization", "Bearer s3cret-value")]:
+            page.get_by_role("button", name="Add a header").click()
+            page.get_by_label("Header name").last.fill(name)
+            page.get_by_label("Header value").last.fill(value)
         screenshot(page, "forms-02-create-filled")
         page.get_by_role("button", name="Create destination").click()
         secret_field = page.get_by_label("New secret")
@@ -120,7 +121,8 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_role("dialog").get_by_role("button", name="Close").click()
         (created,) = api.get("/integrations/destinations").json()["items"]
         assert created["url"] == f"{rec_url}/made" and created["timeoutSeconds"] == 10
-        assert created["retrySchedule"] == [] and created["headers"] == {"X-Team": "research"}
+        assert created["retrySchedule"] == []
+        assert created["headers"] == {"X-Team": "research", "Authorization": "[redacted]"}
         assert created["outputSchema"] == {"type": "object", "required": ["id", "type", "data"]}
         dst_id = created["id"]
         expect(page.locator("main h1")).to_contain_text("Research webhook")
@@ -137,7 +139,7 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         expect(page).to_have_url(re.compile(f"#/destinations/{dst_id}$"))  # saved: its page
         expect(page.locator(".page-head .mono").first).to_have_text(f"{rec_url}/edited")
         edited = api.get(f"/integrations/destinations/{dst_id}").json()
-        assert edited["version"] == 2 and edited["headers"] == {"X-Team": "research"}
+        assert edited["version"] == 2 and edited["headers"] == created["headers"]
 
         # A stale edit: somebody renamed it meanwhile; the form says so and offers both ways out.
         page.get_by_role("link", name="Edit Research webhook").click()
@@ -151,6 +153,13 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_role("button", name="Load the current version (discard my edits)").click()
         expect(page.get_by_label("Name", exact=True)).to_have_value("Research (renamed)")
         assert api.get(f"/integrations/destinations/{dst_id}").json()["timeoutSeconds"] == 10
+        # Headers are saved together: one added means the [redacted] one must be typed again.
+        page.get_by_role("button", name="Add a header").click()
+        page.get_by_label("Header name").last.fill("X-Extra")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator("[data-path=headers] .field-error")).to_contain_text(
+            "Authorization: type its value again"
+        )
         page.get_by_role("link", name="Cancel").click()
 
         # Send a test, open its attempt: the body sent and the body received, pretty-printed.
@@ -163,8 +172,11 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         expect(request).to_contain_text('"tenantId": "acme"')
         expect(attempt.locator("section.response pre")).to_contain_text('"ok": true')
         expect(attempt.locator("section.request")).to_contain_text("X-Team")
+        expect(attempt.locator("section.request")).to_contain_text("[redacted]")
+        expect(attempt.locator("section.request")).not_to_contain_text("s3cret-value")
         (got,) = rec.on("/edited")
         assert got.verified is True  # signed with the secret the dialog showed
+        assert got.headers["authorization"] == "Bearer s3cret-value"  # kept through the edits
         assert json.loads(got.body) == json.loads(request.inner_text())
         screenshot(page, "forms-05-attempt-bodies")
 

@@ -254,9 +254,11 @@ function collectValues(c) {
     if (c.secret.value.trim()) body.secret = c.secret.value.trim();
   }
   body.headers = c.headers.value();
+  // Headers are sent whole when any changes, so a value shown as [redacted] must be typed again
+  // (the API never gives it back); untouched, they are not sent and stay as stored.
+  const headersChanged = JSON.stringify(body.headers) !== JSON.stringify((dst && dst.headers) || {});
   for (const [k, v] of Object.entries(body.headers)) {
-    const unchanged = dst && dst.headers && dst.headers[k] === v;
-    if (v === REDACTED && !unchanged) problems.push(["headers", `${k}: type the value again (stored values are not shown)`]);
+    if (v === REDACTED && headersChanged) problems.push(["headers", `${k}: type its value again (stored values are not shown, and the headers are saved together)`]);
   }
   const filter = parseJson(c.filter.value, "filter", problems);
   body.filter = filter === undefined ? null : filter;
