@@ -89,7 +89,7 @@ export async function viewDestinations(view, params) {
   });
   const table = h("table", {},
     h("caption", { class: "visually-hidden" }, "Destinations"),
-    h("thead", {}, h("tr", {}, ["Destination", "Status", "Success (24 h)", "Avg latency", "Last error", "Actions"].map((t, i) => h("th", { scope: "col", class: i === 3 ? "num" : null }, t)))),
+    h("thead", {}, h("tr", {}, ["Destination", "Status", "Success (24 h)", "Avg latency", "Last error", "Actions"].map((t, i) => h("th", { scope: "col", class: i === 3 ? "num" : null, "data-short": i === 2 ? "Success" : null }, t)))),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No destinations yet. ", h("a", { href: "#/destinations/new" }, "Create the first one"), "."))));
   main.append(h("section", { class: "panel flush", "aria-label": "Destinations" }, h("div", { class: "scroll" }, cardTable(table)),
     pager(page, 20, body.total, (p) => go("destinations", { page: p }))));

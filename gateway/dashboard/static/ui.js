@@ -133,7 +133,7 @@ export function copyButton(getText, label) {
 // column's heading (the headings' text goes into data-label, which the CSS shows).
 export function cardTable(table) {
   table.classList.add("cards");
-  const labels = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  const labels = [...table.querySelectorAll("thead th")].map((th) => th.dataset.short || th.textContent);
   for (const row of table.querySelectorAll("tbody tr")) labelRow(row, labels);
   table.labels = labels;
   return table;
