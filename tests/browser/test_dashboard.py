@@ -7,11 +7,8 @@ screenshot of every page goes to ``test-artifacts/screenshots/`` for review.
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,33 +22,10 @@ from gateway.models import DeliveryStatus
 from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from gateway.store import AttemptRecord, open_store
+from tests.browser.harness import TIMEOUT_MS, chromium, screenshot, wait_until, watch
 from tests.conftest import ADMIN_KEY, make_settings, task_data
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-TIMEOUT_MS = 15_000
-
-
-def chromium_path() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium (.ci/run)")
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); CI runs this")
 
 
 @pytest.fixture
@@ -133,31 +107,17 @@ def seed_history(store: Any, destination_id: str, *, success: float, latency_ms:
     store.record_attempts(owner="history", records=records, auto_disable_after=None)
 
 
-def wait_until(check: Any, timeout: float = 30.0, describe: Any = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not reached: {describe() if describe else ''}")
-
-
 def test_dashboard_replay_test_send_and_bulk_replay(gateway: dict[str, Any]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     base = gateway["url"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)
-        expect.set_options(timeout=TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console = watch(page)
 
         def shot(name: str) -> None:
-            page.evaluate("document.getElementById('toasts').replaceChildren()")
-            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            screenshot(page, name)
 
         # Sign in.
         page.goto(f"{base}/dashboard")
@@ -231,11 +191,22 @@ def test_dashboard_replay_test_send_and_bulk_replay(gateway: dict[str, Any]) -> 
             == 4
         )  # rotated, disabled, enabled
 
-        # A destination's page: plots of success rate and latency.
+        # A destination's page: bars of attempts (succeeded, failed) and latency per bucket, on
+        # round ticks, and the last error's text with its time.
         page.goto(f"{base}/dashboard#/destinations/{gateway['orders']['id']}")
-        expect(page.get_by_role("heading", name="Success rate")).to_be_visible()
-        expect(page.locator("#chart-rate ~ svg path")).to_have_count(1)
-        expect(page.locator("section.chart svg path")).to_have_count(3)
+        expect(page.get_by_role("heading", name="Attempts", exact=True)).to_be_visible()
+        expect(page.locator("#chart-attempts ~ svg rect.bar.bad").first).to_be_visible()
+        hourly = page.locator("#chart-latency ~ svg rect.bar.lat").count()
+        assert 24 <= hourly <= 25, hourly  # a day of history in hour buckets (+ this hour's)
+        assert page.locator("#chart-attempts ~ svg rect.bar.ok").count() == hourly
+        expect(page.locator("#last-error")).to_contain_text("HTTP 50")
+        expect(page.locator("#last-error time")).to_have_attribute("title", re.compile("UTC"))
+        for chart in ("attempts", "latency"):
+            ticks = page.locator(f"#chart-{chart} ~ svg .y-tick").all_text_contents()
+            values = [float(t) for t in ticks]
+            step = values[1] - values[0]
+            assert values == [i * step for i in range(len(values))], ticks  # evenly from 0
+            assert step / 10 ** len(str(int(step))[1:]) in (1, 2, 2.5, 5), ticks  # round steps
         shot("09-destination-plots")
 
         # Bulk replay: count first, then start and follow the job.
@@ -257,5 +228,4 @@ def test_dashboard_replay_test_send_and_bulk_replay(gateway: dict[str, Any]) -> 
             page.get_by_role("button", name="Export CSV").click()
         assert download.value.suggested_filename.endswith(".csv")
         shot("12-deliveries")
-        browser.close()
-    assert errors == [], errors
+    assert console.unexpected(401) == [], console.errors  # 401: the wrong key, on purpose

@@ -7,13 +7,21 @@ export const state = {
   stream: null,
   view: null, // the page on screen: { onChange(change), dispose() }
   destinations: null, // id -> destination, for names and filters
+  me: null, // GET /hooks/me: {tenantId, keyId, name}
+  eventTypes: null, // the catalog, for the destination form
   refresh: () => {}, // re-render the current page (set by app.js)
   onUnauthorized: () => {}, // back to sign-in (set by app.js)
 };
 
 // ---------------------------------------------------------------- API
+// An error answer: ``code`` and ``details`` ([{path, message}]) as the API gives them.
 export class ApiError extends Error {
-  constructor(message, status) { super(message); this.status = status; }
+  constructor(message, status, error) {
+    super(message);
+    this.status = status;
+    this.code = (error && error.code) || null;
+    this.details = (error && error.details) || [];
+  }
 }
 export async function api(method, path, body) {
   const headers = { "x-api-key": state.key };
@@ -24,11 +32,13 @@ export async function api(method, path, body) {
     throw new ApiError("unauthorized", 401);
   }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError((data && data.error && data.error.message) || res.statusText, res.status);
+  if (!res.ok) throw new ApiError((data && data.error && data.error.message) || res.statusText, res.status, data && data.error);
   return data;
 }
 export const get = (path, params) => api("GET", params ? `${path}?${new URLSearchParams(clean(params))}` : path);
 export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
+export const patch = (path, body) => api("PATCH", path, body);
+export const del = (path) => api("DELETE", path);
 export function clean(params) {
   const out = {};
   for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined) out[k] = v;
@@ -45,6 +55,15 @@ export async function destinations(force) {
   }
   state.destinations = new Map(all.map((d) => [d.id, d]));
   return state.destinations;
+}
+// The key's own identity ({tenantId: null} for an admin key), asked once per sign-in.
+export async function me() {
+  if (!state.me) state.me = await get("/hooks/me");
+  return state.me;
+}
+export async function eventTypes() {
+  if (!state.eventTypes) state.eventTypes = (await get("/integrations/event-types")).items;
+  return state.eventTypes;
 }
 export const destName = (id) => (state.destinations && state.destinations.get(id) ? state.destinations.get(id).name || short(id) : short(id));
 

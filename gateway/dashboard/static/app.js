@@ -6,8 +6,11 @@
  * This module: sign-in, the live stream, the hash router. Views live in their own modules.
  */
 import { KEY, get, state } from "./api.js";
+import "./circuit.js"; // registers the circuit badge (slots.js): a part other pages may add to
 import { viewDeliveries, viewDelivery } from "./deliveries.js";
+import { viewDestinationForm } from "./destination-form.js";
 import { viewDestination, viewDestinations } from "./destinations.js";
+import { viewEvent } from "./events.js";
 import { viewReplays } from "./replays.js";
 import { clear, h, main } from "./ui.js";
 
@@ -31,6 +34,7 @@ function signOut(message) {
   sessionStorage.removeItem(KEY);
   state.key = null;
   state.destinations = null;
+  state.me = null;
   if (state.stream) state.stream.close();
   state.stream = null;
   renderSignIn(message);
@@ -68,7 +72,7 @@ function parseHash() {
   const [path, query] = raw.split("?");
   return { parts: path.split("/").filter(Boolean), params: Object.fromEntries(new URLSearchParams(query || "")) };
 }
-async function route() {
+async function route(keepScroll = false) {
   if (!state.key) { renderSignIn(); return; }
   const { parts, params } = parseHash();
   const section = parts[0] || "destinations";
@@ -78,13 +82,17 @@ async function route() {
   if (state.view && state.view.dispose) state.view.dispose();
   state.view = null;
   clear(main);
+  if (!keepScroll) window.scrollTo(0, 0);
   const view = { onChange: null, dispose: null };
   state.view = view;
   try {
-    if (section === "destinations" && parts[1]) await viewDestination(view, parts[1], params);
+    if (section === "destinations" && parts[1] === "new") await viewDestinationForm(view, null);
+    else if (section === "destinations" && parts[2] === "edit") await viewDestinationForm(view, parts[1]);
+    else if (section === "destinations" && parts[1]) await viewDestination(view, parts[1], params);
     else if (section === "destinations") await viewDestinations(view, params);
     else if (section === "deliveries" && parts[1]) await viewDelivery(view, parts[1]);
     else if (section === "deliveries") await viewDeliveries(view, params);
+    else if (section === "events" && parts[1]) await viewEvent(view, parts[1]);
     else if (section === "replays") await viewReplays(view);
     else main.append(h("p", { class: "panel" }, "Page not found."));
   } catch (err) {
@@ -106,6 +114,6 @@ function start() {
 }
 document.getElementById("signout").addEventListener("click", () => signOut());
 window.addEventListener("hashchange", () => route());
-state.refresh = () => route();
+state.refresh = () => route(true);
 state.onUnauthorized = (message) => signOut(message);
 if (state.key) start(); else renderSignIn();

@@ -1,6 +1,6 @@
 /* Views: the delivery log (live) and one delivery with its attempts and replays. */
 import { clean, destName, destinations, get, go, post, state, toast } from "./api.js";
-import { ago, badge, debounce, fmtMs, fmtTime, h, kv, localInput, main, pageHead, pager, short, toIso, trigger } from "./ui.js";
+import { badge, bodyBlock, cardTable, debounce, fmtMs, h, kv, localInput, main, pageHead, pager, short, timeInput, toIso, trigger, when } from "./ui.js";
 // ---------------------------------------------------------------- views: delivery log
 export const STATUSES = ["pending", "sending", "succeeded", "failed", "cancelled"];
 export async function viewDeliveries(view, params) {
@@ -16,21 +16,21 @@ export async function viewDeliveries(view, params) {
   const form = h("form", { class: "panel filters", role: "search", "aria-label": "Filter deliveries", onsubmit: (e) => {
     e.preventDefault();
     const f = new FormData(form);
-    go("deliveries", { status: f.get("status"), destinationId: f.get("destinationId"), isTest: f.get("isTest"), since: toIso(f.get("since")), until: toIso(f.get("until")) });
+    try {
+      go("deliveries", { status: f.get("status"), destinationId: f.get("destinationId"), isTest: f.get("isTest"), since: toIso(f.get("since")), until: toIso(f.get("until")) });
+    } catch (err) { toast(err.message, { bad: true }); }
   } },
   field("status", "Status", select("status", [["", "Any status"], ...STATUSES.map((x) => [x, x])], params.status)),
   field("destinationId", "Destination", select("destinationId", [["", "All destinations"], ...[...dsts.values()].map((d) => [d.id, d.name || d.id])], params.destinationId)),
   field("isTest", "Kind", select("isTest", [["", "All"], ["false", "Events only"], ["true", "Test sends only"]], params.isTest)),
-  field("since", "From", h("input", { id: "since", name: "since", type: "datetime-local", value: params.since ? localInput(new Date(params.since)) : "" })),
-  field("until", "To", h("input", { id: "until", name: "until", type: "datetime-local", value: params.until ? localInput(new Date(params.until)) : "" })),
+  field("since", "From (local time)", timeInput({ id: "since", name: "since", value: params.since ? localInput(new Date(params.since)) : "" })),
+  field("until", "To (local time)", timeInput({ id: "until", name: "until", value: params.until ? localInput(new Date(params.until)) : "" })),
   h("div", { class: "actions" }, h("button", { class: "btn btn-primary", type: "submit" }, "Apply"),
     h("button", { class: "btn", type: "button", onclick: () => go("deliveries") }, "Reset")));
   main.append(form);
   const tbody = h("tbody", {}, body.items.length ? body.items.map(deliveryRow) : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No deliveries match these filters.")));
   main.append(h("section", { class: "panel flush", "aria-label": "Delivery log" },
-    h("table", {}, h("caption", { class: "visually-hidden" }, "Delivery log"),
-      h("thead", {}, h("tr", {}, ["Created", "Delivery", "Event", "Destination", "Status", "Attempts", "Last response", "Trigger"].map((t, i) => h("th", { scope: "col", class: i === 5 ? "num" : null }, t)))),
-      tbody),
+    h("div", { class: "scroll" }, deliveryTable(tbody, "Delivery log")),
     pager(page, pageSize, body.total, (p) => go("deliveries", { ...params, page: p }))));
   const reload = debounce(() => { if (state.view === view) state.refresh(); }, 700);
   view.onChange = (change) => {
@@ -44,11 +44,16 @@ export async function viewDeliveries(view, params) {
     }
   };
 }
+export function deliveryTable(tbody, caption) {
+  return cardTable(h("table", {}, h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, ["Created", "Delivery", "Event", "Destination", "Status", "Attempts", "Response", "Trigger"].map((t, i) => h("th", { scope: "col", class: i === 5 ? "num" : null }, t)))),
+    tbody));
+}
 export function deliveryRow(d) {
   return h("tr", { "data-id": d.id, "data-status": d.status },
-    h("td", {}, fmtTime(d.createdAt)),
+    h("td", { class: "nowrap" }, when(d.createdAt)),
     h("td", {}, h("a", { href: `#/deliveries/${d.id}`, class: "mono", "aria-label": `Delivery ${d.id}, ${d.status}` }, short(d.id))),
-    h("td", {}, d.eventType, d.isTest ? h("span", { class: "tag" }, "test") : null),
+    h("td", {}, h("a", { href: `#/events/${d.eventId}`, title: d.eventId }, d.eventType), d.isTest ? h("span", { class: "tag" }, "test") : null),
     h("td", {}, h("a", { href: `#/destinations/${d.destinationId}` }, destName(d.destinationId))),
     h("td", { class: "status-cell" }, badge(d.status)),
     h("td", { class: "num attempts-cell" }, d.attemptCount),
@@ -91,15 +96,15 @@ export async function viewDelivery(view, id) {
     main.lastChild.style.marginBottom = "20px";
   }
   main.append(h("section", { class: "panel", "aria-labelledby": "dlv-summary" }, h("h2", { id: "dlv-summary" }, "Summary"),
-    kv([["Id", h("span", { class: "mono" }, d.id)], ["Status", badge(d.status)], ["Event", [h("span", { class: "mono" }, d.eventId), ` · ${d.eventType}`]],
+    kv([["Id", h("span", { class: "mono" }, d.id)], ["Status", badge(d.status)], ["Event", [h("a", { href: `#/events/${d.eventId}`, class: "mono", id: "event-link" }, d.eventId), ` · ${d.eventType}`]],
       ["Destination", [h("a", { href: `#/destinations/${d.destinationId}` }, destName(d.destinationId)), ` · ${d.connector}`]], ["Tenant", d.tenantId],
       ["Trigger", trigger(d.trigger)], ["Attempts", d.attemptCount],
-      ["Next attempt", d.status === "pending" ? fmtTime(d.nextAttemptAt) : "—"], ["Created", fmtTime(d.createdAt)],
-      ["Completed", fmtTime(d.completedAt)], ["Last error", d.lastError ? h("span", { class: "err" }, d.lastError) : "—"]])));
+      ["Next attempt", d.status === "pending" ? when(d.nextAttemptAt) : "—"], ["Created", when(d.createdAt)],
+      ["Completed", when(d.completedAt)], ["Last error", d.lastError ? h("span", { class: "err" }, d.lastError) : "—"]])));
   const replays = await replaysOf(d);
   if (replays.length) {
     main.append(h("section", { class: "panel", "aria-labelledby": "dlv-replays", id: "replays-list" }, h("h2", { id: "dlv-replays" }, "Replays of this delivery"),
-      h("ul", {}, replays.map((r) => h("li", {}, h("a", { href: `#/deliveries/${r.id}`, class: "mono" }, r.id), " ", badge(r.status), h("span", { class: "muted" }, ` ${trigger(r.trigger)} · ${ago(r.createdAt)}`))))));
+      h("ul", {}, replays.map((r) => h("li", {}, h("a", { href: `#/deliveries/${r.id}`, class: "mono" }, r.id), " ", badge(r.status), h("span", { class: "muted" }, ` ${trigger(r.trigger)} · `, when(r.createdAt)))))));
   }
   const attempts = h("section", { "aria-labelledby": "dlv-attempts" }, h("h2", { id: "dlv-attempts" }, `Attempts (${d.attempts.length})`));
   if (!d.attempts.length) attempts.append(h("p", { class: "panel muted" }, d.status === "pending" ? "No attempt yet: it is queued." : "No attempts."));
@@ -127,11 +132,13 @@ export function attemptCard(a) {
   return h("article", { class: "attempt", "aria-label": `Attempt ${a.number}` },
     h("header", {}, h("strong", {}, `Attempt ${a.number}`), badge(ok ? "succeeded" : "failed"),
       h("span", {}, a.statusCode ? `HTTP ${a.statusCode}` : a.errorClass || "no response"),
-      h("span", { class: "muted" }, `${fmtMs(a.durationMs)} · ${fmtTime(a.startedAt)}`)),
+      h("span", { class: "muted" }, `${fmtMs(a.durationMs)} · `, when(a.startedAt))),
     h("div", { class: "body" },
-      h("div", {}, h("h3", {}, "Request"), h("p", { class: "mono" }, "POST ", a.requestUrl), headersTable(a.requestHeaders)),
-      h("div", {}, h("h3", {}, "Response"),
+      h("section", { class: "request", "aria-label": `Attempt ${a.number} request` }, h("h3", {}, "Request"), h("p", { class: "mono url" }, "POST ", a.requestUrl),
+        h("div", { class: "scroll" }, headersTable(a.requestHeaders)),
+        h("h3", { class: "spaced" }, "Body sent"), bodyBlock(a.requestBody, a.errorClass === "schema_mismatch" || a.errorClass === "render" ? "(nothing was sent)" : "(not kept)")),
+      h("section", { class: "response", "aria-label": `Attempt ${a.number} response` }, h("h3", {}, "Response"),
         a.error ? h("p", { class: "err" }, a.error) : null,
-        headersTable(a.responseHeaders),
-        h("h3", { class: "spaced" }, "Body (first 4 KiB)"), h("pre", {}, a.responseBody || "(empty)"))));
+        h("div", { class: "scroll" }, headersTable(a.responseHeaders)),
+        h("h3", { class: "spaced" }, "Body received (first 4 KiB)"), bodyBlock(a.responseBody))));
 }
