@@ -26,6 +26,7 @@ from gateway.api.common import (
 from gateway.delivery.client import AiohttpDeliveryClient, DeliveryClient
 from gateway.delivery.worker import Worker
 from gateway.errors import GatewayError
+from gateway.redaction import database_password, install_log_masking
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.store import Store, open_store
@@ -96,6 +97,8 @@ def create_app(
     store: Store | None = None,
     extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
+    install_log_masking(database_password(settings.database_url))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         the_store = store if store is not None else await asyncio.to_thread(open_store, settings)

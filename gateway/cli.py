@@ -11,11 +11,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.redaction import database_password, install_log_masking, mask_urls
 from gateway.settings import Settings
 
 
 def _settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    # Every log line from here on masks the database password, whichever logger writes it.
+    install_log_masking(database_password(settings.database_url))
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -27,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(
         f"person-gateway serving on http://{args.host}:{args.port} "
-        f"(database {settings.database_url}); dashboard at /dashboard",
+        f"(database {mask_urls(settings.database_url)}); dashboard at /dashboard",
         flush=True,
     )
     config = uvicorn.Config(
@@ -66,7 +70,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, runtime.stop.set)
         await runtime.start()
         print(
-            f"person-gateway worker {runtime.owner} running (database {settings.database_url})",
+            f"person-gateway worker {runtime.owner} running "
+            f"(database {mask_urls(settings.database_url)})",
             flush=True,
         )
         await runtime.stop.wait()
@@ -180,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_masking()  # URL passwords in any log line, before any setting is read
     for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "demo" and not args.verbose:

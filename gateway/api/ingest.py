@@ -29,6 +29,7 @@ from gateway.api.common import (
     run,
     services,
 )
+from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data
 from gateway.errors import (
     DeliveryError,
@@ -69,6 +70,8 @@ async def create_source(request: Request, principal: Principal) -> Response:
             "a Qualtrics source needs qualtrics.baseUrl and qualtrics.apiToken",
             details=[{"path": "qualtrics", "message": "required"}],
         )
+    if body.qualtrics is not None:  # its responses are fetched from there: the same guard
+        await guard_url(services(request), body.qualtrics.base_url, "qualtrics.baseUrl")
     secret = body.secret
     if body.kind == "typeform" and secret is None:
         secret = secrets.token_urlsafe(32)  # set it as the Typeform webhook's secret

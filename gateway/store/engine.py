@@ -81,9 +81,12 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe from several processes)."""
+def migrate(engine: Engine, box: Any = None) -> None:
+    """Bring the schema to the newest revision (idempotent; safe from several processes).
+
+    ``box`` (the store's ``SecretBox``) lets a migration seal secrets it finds in clear."""
     cfg = _alembic_config()
+    cfg.attributes["secretbox"] = box
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
