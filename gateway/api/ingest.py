@@ -32,6 +32,7 @@ from gateway.api.common import (
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data
 from gateway.errors import (
+    BlockedDestinationError,
     DeliveryError,
     GatewayError,
     NotFoundError,
@@ -175,6 +176,9 @@ async def _fetch(svc: Any, fetch: Any, kind: str) -> Any:
             if 200 <= response.status_code < 300:
                 return json.loads(response.body)
             last = f"HTTP {response.status_code}"
+        except BlockedDestinationError as exc:  # the guard refused it: no retry will differ
+            last = exc.message
+            break
         except DeliveryError as exc:
             last = exc.message
         except ValueError as exc:
