@@ -30,6 +30,8 @@ def upgrade() -> None:
     op.add_column("destinations", sa.Column("url_userinfo_enc", sa.Text(), nullable=True))
     op.add_column("destinations", sa.Column("headers_enc", sa.Text(), nullable=True))
     conn = op.get_bind()
+    if conn.dialect.name == "sqlite":  # zero the cells the clear values leave behind
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
     meta = sa.MetaData()
     dst = sa.Table("destinations", meta, autoload_with=conn)
     att = sa.Table("attempts", meta, autoload_with=conn)
