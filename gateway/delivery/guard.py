@@ -25,6 +25,7 @@ from gateway import netguard
 from gateway.errors import BlockedDestinationError
 
 VET_RESOLVE_TIMEOUT_SECONDS = 3.0
+NEVER_DELEGATED_TLDS = frozenset({"example", "invalid", "test"})
 
 
 class Blocked(OSError):
@@ -94,6 +95,8 @@ async def vet_url(url: str, allowed: netguard.Allowlist) -> None:
         raise BlockedDestinationError(refusal)
     if target.address is not None or allowed is None:
         return
+    if target.host.rstrip(".").rsplit(".", 1)[-1] in NEVER_DELEGATED_TLDS:
+        return  # no resolver answers these (RFC 6761 §6.2-6.5): nothing to learn by asking
     try:
         infos = await asyncio.wait_for(
             asyncio.to_thread(socket.getaddrinfo, target.host, target.port, 0, socket.SOCK_STREAM),
