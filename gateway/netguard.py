@@ -188,7 +188,8 @@ class Target:
     """Where a request to a URL goes: ``address`` for an IP literal (in any spelling), else the
     DNS ``host`` that the resolver will look up (and check) at connect time."""
 
-    host: str  # yarl's raw_host: what aiohttp hands to the resolver or the socket
+    url: yarl.URL  # the parsed URL: the very object the client hands to aiohttp
+    host: str  # its raw_host: what aiohttp hands to the resolver or the socket
     port: int
     address: IPAddress | None
 
@@ -213,7 +214,7 @@ def url_target(url: str | yarl.URL) -> Target:
         raise UnusableUrl("must be an absolute http(s) URL")
     if not host or port is None:
         raise UnusableUrl("must have a host")
-    return Target(host, port, host_address(host))
+    return Target(parsed, host, port, host_address(host))
 
 
 def host_address(host: str) -> IPAddress | None:

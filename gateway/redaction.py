@@ -78,7 +78,10 @@ class SecretMaskingFilter(logging.Filter):
         return mask_urls(text) if "://" in text else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a broken format string: logging reports it when the handler formats
         cleaned = self.scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None

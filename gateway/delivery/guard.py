@@ -75,7 +75,7 @@ def check_url(url: str, allowed: netguard.Allowlist) -> yarl.URL:
     refusal = refusal_without_dns(target, allowed)
     if refusal is not None:
         raise BlockedDestinationError(refusal)
-    return yarl.URL(url)
+    return target.url
 
 
 def refusal_without_dns(target: netguard.Target, allowed: netguard.Allowlist) -> str | None:
