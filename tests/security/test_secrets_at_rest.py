@@ -8,6 +8,7 @@ start-up line. And migration 0006 seals what older versions stored in clear.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,36 +261,52 @@ def test_serve_start_up_line_masks_the_database_password(postgres_url: str, tmp_
     assert "postgres:***@" in output
 
 
-def test_migration_0006_seals_what_was_in_clear(tmp_path: Path) -> None:
+def test_migration_0006_seals_what_was_in_clear(db_url: str, tmp_path: Path) -> None:
     """A store written by 0004 with a header value and a URL password in clear, and an attempt
-    that recorded both: after the upgrade none of them is in the file."""
-    db = tmp_path / "old.db"
-    engine = make_engine(f"sqlite:///{db}")
+    that recorded both: after the upgrade none of them is stored in clear (the SQLite file and
+    WAL, or a pg_dump)."""
+    import sqlalchemy as sa
+
+    engine = make_engine(db_url)
     _upgrade_to(engine, "0004")
+    meta = sa.MetaData()
+    dst = sa.Table("destinations", meta, autoload_with=engine)
+    att = sa.Table("attempts", meta, autoload_with=engine)
+    old_url = f"https://u:{URL_PASSWORD}@hooks.example/x"
+    then = datetime(2026, 1, 1)
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO destinations (id, tenant_id, name, connector, url, event_types, "
-                "signing, secrets_enc, headers, options, timeout_seconds, ordered, subscription, "
-                "status, version, created_at, updated_at) VALUES ('dst_old', 't1', 'o', "
-                "'webhook', :url, '[\"task.completed\"]', 'hmac-sha256', 'x', :headers, NULL, "
-                "15, 0, 0, 'active', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-            ),
-            {
-                "url": f"https://u:{URL_PASSWORD}@hooks.example/x",
-                "headers": f'{{"X-Tenant": "{HEADER_OTHER}"}}',
-            },
+            sa.insert(dst).values(
+                id="dst_old",
+                tenant_id="t1",
+                name="o",
+                connector="webhook",
+                url=old_url,
+                event_types=["task.completed"],
+                signing="hmac-sha256",
+                secrets_enc="x",
+                headers={"X-Tenant": HEADER_OTHER},
+                timeout_seconds=15.0,
+                ordered=False,
+                subscription=False,
+                status="active",
+                version=1,
+                created_at=then,
+                updated_at=then,
+            )
         )
         conn.execute(
-            text(
-                "INSERT INTO attempts (id, delivery_id, destination_id, number, started_at, "
-                "duration_ms, request_url, request_headers, outcome) VALUES ('att_old', "
-                "'dlv_old', 'dst_old', 1, '2026-01-01 00:00:00', 1, :url, :headers, 'success')"
-            ),
-            {
-                "url": f"https://u:{URL_PASSWORD}@hooks.example/x",
-                "headers": f'{{"X-Tenant": "{HEADER_OTHER}", "webhook-id": "evt_1"}}',
-            },
+            sa.insert(att).values(
+                id="att_old",
+                delivery_id="dlv_old",
+                destination_id="dst_old",
+                number=1,
+                started_at=then,
+                duration_ms=1.0,
+                request_url=old_url,
+                outcome="success",
+                request_headers={"X-Tenant": HEADER_OTHER, "webhook-id": "evt_1"},
+            )
         )
     box = SecretBox("x7rV4q3pZ5m2Y0b9P8Kj1QyTn6Ws3Hd2Lc0Fv5Ga8Eo=")
     migrate(engine, box)
@@ -296,19 +314,26 @@ def test_migration_0006_seals_what_was_in_clear(tmp_path: Path) -> None:
         row = conn.execute(
             text("SELECT url, headers, headers_enc, url_userinfo_enc FROM destinations")
         ).one()
-        att = conn.execute(text("SELECT request_url, request_headers FROM attempts")).one()
-    raw = engine.raw_connection()  # outside any transaction: fold the WAL into the file
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-    engine.dispose()
+        attempt = conn.execute(text("SELECT request_url, request_headers FROM attempts")).one()
     assert row.url == "https://u:***@hooks.example/x"
     assert box.open(row.url_userinfo_enc) == f"u:{URL_PASSWORD}"
     assert box.open(row.headers_enc) == {"X-Tenant": HEADER_OTHER}
-    assert att.request_url == "https://hooks.example/x"
-    assert '"webhook-id": "evt_1"' in att.request_headers or "evt_1" in att.request_headers
-    blob = db.read_bytes() + (Path(f"{db}-wal").read_bytes() if Path(f"{db}-wal").exists() else b"")
+    assert attempt.request_url == "https://hooks.example/x"
+    headers = attempt.request_headers
+    headers = json.loads(headers) if isinstance(headers, str) else headers
+    assert headers == {"X-Tenant": "[redacted]", "webhook-id": "evt_1"}
+    if db_url.startswith("sqlite"):
+        raw = engine.raw_connection()  # outside any transaction: fold the WAL into the file
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+        db = Path(db_url.removeprefix("sqlite:///"))
+        wal = Path(f"{db}-wal")
+        blob = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    else:
+        blob = _pg_dump(db_url).encode()
+    engine.dispose()
     assert URL_PASSWORD.encode() not in blob and HEADER_OTHER.encode() not in blob
 
 

@@ -4,7 +4,8 @@ appear in clear"); attempts keep URLs without userinfo and destination header va
 Existing rows are rewritten here: ``headers`` keeps only the names (each value ``[redacted]``),
 the values go to ``headers_enc``; ``url`` keeps its display form (``user:***@``), the userinfo
 goes to ``url_userinfo_enc``. The seal needs the gateway's encryption key, which
-``gateway.store.engine.migrate`` hands over as the ``secretbox`` attribute.
+``gateway.store.engine.migrate`` hands over as the ``secretbox`` attribute (else it is read from
+the settings, as the gateway itself would).
 
 Revision ID: 0006
 Revises: 0004
@@ -87,12 +88,16 @@ def _rewrite_attempts(conn: Any, att: sa.Table, secret_names: dict[str, set[str]
 
 
 def _box() -> Any:
+    """The store's secret box, handed over by ``engine.migrate``; else the one the settings name
+    (a migration run some other way seals with the same key the gateway will open with)."""
     box = context.config.attributes.get("secretbox")
     if box is None:
-        raise RuntimeError(
-            "migration 0006 seals destination secrets and needs GATEWAY_ENCRYPTION_KEY: "
-            "run it through the gateway (gateway.store.engine.migrate with the secret box)"
-        )
+        from gateway.secretbox import SecretBox
+        from gateway.settings import Settings
+
+        settings = Settings()
+        box = SecretBox.from_settings(settings.encryption_key, settings.database_dir())
+        context.config.attributes["secretbox"] = box
     return box
 
 
