@@ -24,6 +24,7 @@ from gateway.api.common import (
 from gateway.api.paths import StripTrailingSlash
 from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
+from gateway.redaction import database_password, install_log_masking
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store, open_store
@@ -40,6 +41,8 @@ def create_app(
     store: Store | None = None,
     extra_routes: list[BaseRoute] | None = None,
 ) -> Starlette:
+    install_log_masking(database_password(settings.database_url))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         the_store = store if store is not None else await asyncio.to_thread(open_store, settings)

@@ -5,11 +5,12 @@ Names are fixed by CONTRACT §1; a ``.env`` file in the working directory may se
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.netguard import Allowlist, parse_allowlist
 
 DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
 
@@ -37,12 +38,9 @@ class Settings(BaseSettings):
     auto_disable_after_seconds: float = Field(5 * 86400, alias="GATEWAY_AUTO_DISABLE_AFTER_SECONDS")
     replay_rate_per_second: float = Field(200.0, alias="GATEWAY_REPLAY_RATE_PER_SECOND", gt=0)
 
-    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    def allowed_networks(self) -> Allowlist:
         """The CIDRs destinations may resolve to besides public ones; ``None`` means any (``*``)."""
-        items = [p.strip() for p in self.allow_private_networks.split(",") if p.strip()]
-        if "*" in items:
-            return None
-        return tuple(ipaddress.ip_network(p, strict=False) for p in items)
+        return parse_allowlist(self.allow_private_networks)
 
     def database_dir(self) -> Path:
         """The directory of the SQLite file (where the generated encryption key lives)."""

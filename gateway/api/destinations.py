@@ -29,6 +29,7 @@ from gateway.api.schemas import (
     delivery_out,
     destination_out,
 )
+from gateway.api.urlcheck import guard_url
 from gateway.catalog import catalog
 from gateway.errors import ValidationError
 from gateway.fanout import subscribes
@@ -55,6 +56,7 @@ def with_public_key(store: Store, row: dict[str, Any], out: dict[str, Any]) -> d
 @endpoint
 async def create_destination(request: Request, principal: Principal) -> Response:
     body = await parse_body(request, DestinationIn)
+    await guard_url(services(request), body.url, "url")
     store = services(request).store
     values = body.model_dump(exclude_none=True)
     values["tenant_id"] = body_tenant(principal, body.tenant_id)
@@ -89,6 +91,8 @@ async def patch_destination(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await load_destination(store, principal, request.path_params["id"])
     body = await parse_body(request, DestinationPatch)
+    if body.url is not None:
+        await guard_url(services(request), body.url, "url")
     changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
     updated = await run(store.patch_destination, row["id"], changes, body.expected_version)
     return json_response(destination_out(updated))

@@ -27,6 +27,7 @@ from gateway.api.common import (
     services,
 )
 from gateway.api.schemas import _check_url
+from gateway.api.urlcheck import guard_url
 from gateway.catalog import catalog
 from gateway.errors import NotFoundError, ValidationError
 from gateway.models import iso
@@ -99,6 +100,7 @@ async def subscribe(request: Request, principal: Principal) -> Response:
         _check_url(url)
     except ValueError as exc:
         raise ValidationError(str(exc), details=[{"path": "url", "message": str(exc)}]) from exc
+    await guard_url(services(request), url, "url")
     event = _event_type(body.get("event") or "task.completed", "event")
     filter_ = body.get("filter")
     if filter_ is not None and not isinstance(filter_, dict):

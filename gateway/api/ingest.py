@@ -31,8 +31,10 @@ from gateway.api.common import (
     services,
 )
 from gateway.api.schemas import one_of
+from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data
 from gateway.errors import (
+    BlockedDestinationError,
     DeliveryError,
     GatewayError,
     NotFoundError,
@@ -73,6 +75,8 @@ async def create_source(request: Request, principal: Principal) -> Response:
             "a Qualtrics source needs qualtrics.baseUrl and qualtrics.apiToken",
             details=[{"path": "qualtrics", "message": "required"}],
         )
+    if body.qualtrics is not None:  # its responses are fetched from there: the same guard
+        await guard_url(services(request), body.qualtrics.base_url, "qualtrics.baseUrl")
     secret = body.secret
     if body.kind == "typeform" and secret is None:
         secret = secrets.token_urlsafe(32)  # set it as the Typeform webhook's secret
@@ -178,6 +182,9 @@ async def _fetch(svc: Services, fetch: Any, kind: str) -> Any:
             if 200 <= response.status_code < 300:
                 return json.loads(response.body)
             last = f"HTTP {response.status_code}"
+        except BlockedDestinationError as exc:  # the guard refused it: no retry will differ
+            last = exc.message
+            break
         except DeliveryError as exc:
             last = exc.message
         except ValueError as exc:

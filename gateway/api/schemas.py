@@ -9,10 +9,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, ValidationInfo, field_validator
 
+from gateway import netguard
 from gateway.api.common import ApiModel, camel, times
 from gateway.catalog import catalog
-from gateway.delivery.request import redact
 from gateway.models import SigningAlgorithm
+from gateway.redaction import REDACTED
 from gateway.registry import CONNECTORS, PLATFORMS
 
 MAX_RETRY_STEPS = 20
@@ -33,8 +34,12 @@ def _check_event_types(values: list[str]) -> list[str]:
 
 
 def _check_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or len(value) > 2048:
-        raise ValueError("must be an http(s) URL of at most 2048 characters")
+    """The URL's shape (absolute http(s), a usable host, at most 2048 characters); whether its
+    address is allowed is ``api/urlcheck.py``'s question, asked with the settings."""
+    try:
+        netguard.url_target(value)
+    except netguard.UnusableUrl as exc:
+        raise ValueError(f"the URL {exc}") from exc
     return value
 
 
@@ -148,7 +153,7 @@ class KeyIn(ApiModel):
 
 
 def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
-    headers = redact(row["headers"] or {})
+    headers = dict.fromkeys(row["headers"] or {}, REDACTED)  # values are sealed (CONTRACT §1)
     out: dict[str, Any] = camel(
         {
             "id": row["id"],

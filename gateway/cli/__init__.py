@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from gateway import __version__
 from gateway.cli import events, keys, listen, sandbox, serve, verify
 from gateway.cli.common import STARTUP_FAILURE_EXIT, Formatter, StartupError
+from gateway.redaction import install_log_masking
 
 COMMAND_MODULES = (serve, keys, verify, listen, events, sandbox)
 
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_masking()  # URL passwords in any log line, before any setting is read
     for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command in ("demo", "listen", "events") and not args.verbose:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError as PydanticValidationError
 
 from gateway.errors import GatewayError
+from gateway.redaction import database_password, install_log_masking
+from gateway.redaction import mask_urls as masked_url
 from gateway.settings import Settings
-from gateway.store.engine import masked_url, open_failure
+from gateway.store.engine import open_failure
 
 if TYPE_CHECKING:
     from gateway.store import Store
@@ -80,6 +82,8 @@ def load_settings() -> Settings:
             f"bad setting GATEWAY_ALLOW_PRIVATE_NETWORKS={settings.allow_private_networks!r}: "
             f"{exc}; use comma-separated CIDRs such as 127.0.0.1/32, or *"
         ) from exc
+    # Every log line from here on masks the database password, whichever logger writes it.
+    install_log_masking(database_password(settings.database_url))
     return settings
 
 

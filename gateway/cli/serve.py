@@ -14,7 +14,7 @@ import signal
 from typing import Any
 
 from gateway.cli.common import add_command, bind_port, load_settings, open_store_or_fail
-from gateway.store.engine import masked_url
+from gateway.redaction import mask_urls as masked_url
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,9 +3,9 @@
 Why aiohttp and not httpx here: measured on this 2-core machine (``bench/client_ceiling.py``),
 one ``httpx.AsyncClient`` manages ~570 POSTs/s, httpx on the aiohttp transport ~2.9k/s and aiohttp
 itself ~8.4k/s; the delivery target is several thousand signed, persisted deliveries per second.
-httpx stays for the person.run client and tests. The guard lives in the connector's resolver, so
-the address that was checked is the address connected to (no DNS-rebinding window); IP-literal
-URLs, which aiohttp never resolves, are checked before the request.
+httpx stays for the person.run client and tests. The outbound guard (``gateway/delivery/guard.py``,
+rules in ``gateway/netguard.py``) checks every send: IP literals, in whatever spelling, before the
+request; names inside the connector's resolver, on the addresses actually connected to.
 
 Redirects are never followed (CONTRACT §4), and only the first 4 KiB of a response body is kept.
 """
@@ -13,22 +13,19 @@ Redirects are never followed (CONTRACT §4), and only the first 4 KiB of a respo
 from __future__ import annotations
 
 import functools
-import ipaddress
-import socket
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
+from gateway import netguard
 from gateway.adapters import ResponseInfo
+from gateway.delivery.guard import Blocked, GuardedResolver, check_url
 from gateway.errors import BlockedDestinationError, DeliveryError
 from gateway.models import ErrorClass
+from gateway.redaction import mask_urls
 
 RESPONSE_BODY_LIMIT = 4096  # bytes of a response body kept on the attempt
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class DeliveryClient(Protocol):
@@ -45,67 +42,10 @@ class DeliveryClient(Protocol):
     async def close(self) -> None: ...
 
 
-def address_allowed(address: IPAddress, allowed: tuple[Network, ...] | None) -> bool:
-    """Public addresses always; others only inside ``allowed`` (``None`` = everything)."""
-    if allowed is None:
-        return True
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_global and not address.is_multicast:
-        return True
-    return any(address in net for net in allowed if net.version == address.version)
-
-
-class _Blocked(OSError):
-    """Raised inside the resolver; aiohttp wraps it, ``send`` unwraps it."""
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves like the default resolver, then drops refused addresses."""
-
-    def __init__(self, allowed: tuple[Network, ...] | None) -> None:
-        self._inner = aiohttp.ThreadedResolver()
-        self._allowed = allowed
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        kept = [
-            r for r in results if address_allowed(ipaddress.ip_address(r["host"]), self._allowed)
-        ]
-        if not kept:
-            raise _Blocked(
-                f"{host} resolves only to refused addresses "
-                f"({', '.join(sorted({r['host'] for r in results}))})"
-            )
-        return kept
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-@functools.lru_cache(maxsize=4096)
-def check_url(url: str, allowed: tuple[Network, ...] | None) -> None:
-    """Refuse non-HTTP schemes and refused IP literals before any connection."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError(f"not an http(s) URL: {url!r}", error_class=ErrorClass.CONNECT)
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return
-    if not address_allowed(literal, allowed):
-        raise BlockedDestinationError(
-            f"{parts.hostname} is not a public address; allow it with "
-            "GATEWAY_ALLOW_PRIVATE_NETWORKS"
-        )
-
-
 class AiohttpDeliveryClient:
     """The production client. ``allowed`` comes from ``GATEWAY_ALLOW_PRIVATE_NETWORKS``."""
 
-    def __init__(self, allowed: tuple[Network, ...] | None, *, limit: int = 512) -> None:
+    def __init__(self, allowed: netguard.Allowlist, *, limit: int = 512) -> None:
         self._allowed = allowed
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
@@ -136,13 +76,13 @@ class AiohttpDeliveryClient:
         body_limit: int = RESPONSE_BODY_LIMIT,
     ) -> ResponseInfo:
         """One request; the response body is cut to ``body_limit`` bytes."""
-        check_url(url, self._allowed)
+        target = check_url(url, self._allowed)  # the same yarl.URL goes to aiohttp
         session = self._open()
         timeout = _timeout(timeout_seconds)
         try:
             async with session.request(
                 method,
-                url,
+                target,
                 data=body,
                 headers=dict(headers),
                 allow_redirects=False,
@@ -186,7 +126,7 @@ async def _read_excerpt(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 def _translate(exc: Exception) -> DeliveryError:
     cause: Any = exc
     while cause is not None:
-        if isinstance(cause, _Blocked):
+        if isinstance(cause, Blocked):
             return BlockedDestinationError(str(cause))
         cause = getattr(cause, "os_error", None) or cause.__cause__
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
@@ -199,5 +139,7 @@ def _translate(exc: Exception) -> DeliveryError:
     ):
         return DeliveryError(f"bad HTTP response: {exc!r}", error_class=ErrorClass.PROTOCOL)
     if isinstance(exc, aiohttp.InvalidURL | ValueError):
-        return DeliveryError(f"invalid URL: {exc}", error_class=ErrorClass.CONNECT)
-    return DeliveryError(f"{type(exc).__name__}: {exc}", error_class=ErrorClass.CONNECT)
+        return DeliveryError(f"invalid URL: {mask_urls(str(exc))}", error_class=ErrorClass.CONNECT)
+    return DeliveryError(
+        f"{type(exc).__name__}: {mask_urls(str(exc))}", error_class=ErrorClass.CONNECT
+    )

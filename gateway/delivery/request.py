@@ -14,10 +14,10 @@ from jsonschema import Draft202012Validator
 from gateway import __version__, signing
 from gateway.adapters import Connector, RenderedRequest
 from gateway.models import DestinationView, ErrorClass, Event
+from gateway.redaction import REDACTED
 
 USER_AGENT = f"person-gateway/{__version__}"
 _SENSITIVE = re.compile(r"authorization|token|secret|password|cookie|key", re.I)
-REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gateway.delivery.ratelimit import Pacer
 from gateway.delivery.request import RenderFailure, body_text, prepare, redact
 from gateway.errors import DeliveryError
 from gateway.models import DeliveryStatus, ErrorClass, Event
+from gateway.redaction import strip_userinfo
 from gateway.registry import get_connector
 from gateway.retry import decide, parse_retry_after
 from gateway.settings import Settings
@@ -203,7 +204,7 @@ class Worker:
         started = self.store.clock()
         t0 = time.perf_counter()
         response: ResponseInfo | None = None
-        request_url, request_headers, request_body = view.url, {}, None
+        request_url, request_headers, request_body = strip_userinfo(view.url), {}, None
         try:
             prepared = prepare(
                 connector,
@@ -215,8 +216,8 @@ class Worker:
                 now=started,
                 output_schema=dst["output_schema"],
             )
-            request_url = prepared.url
-            request_headers = redact(prepared.headers, _credential_header_names(view.credentials))
+            request_url = strip_userinfo(prepared.url)
+            request_headers = redact(prepared.headers, _secret_header_names(view, prepared.headers))
             request_body = body_text(prepared.body, view.credentials)
             response = await self.client.send(
                 prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
@@ -354,9 +355,14 @@ def _header(response: ResponseInfo, name: str) -> str | None:
     return None
 
 
-def _credential_header_names(credentials: dict[str, Any]) -> frozenset[str]:
-    name = credentials.get("headerName")
-    return frozenset({str(name).lower()}) if name else frozenset()
+def _secret_header_names(view: Any, sent: dict[str, str]) -> frozenset[str]:
+    """Headers an attempt keeps as ``[redacted]``: the destination's own (their values are sealed
+    at rest), unless the gateway overwrote one, and the connector's credential header."""
+    names = {name.lower() for name, value in view.headers.items() if sent.get(name) == value}
+    credential = view.credentials.get("headerName")
+    if credential:
+        names.add(str(credential).lower())
+    return frozenset(names)
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

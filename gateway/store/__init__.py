@@ -25,9 +25,9 @@ class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs, ReplayVerbs, StatsVer
 
 def open_store(settings: Settings, *, run_migrations: bool = True) -> Store:
     engine = make_engine(settings.database_url)
-    if run_migrations:
-        migrate(engine)
     box = SecretBox.from_settings(settings.encryption_key, settings.database_dir())
+    if run_migrations:
+        migrate(engine, box)
     return Store(engine, box)
 
 

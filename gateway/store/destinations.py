@@ -16,6 +16,7 @@ from gateway.models import (
     SigningAlgorithm,
     SigningKey,
 )
+from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.tables import DeliveryChangeRow, DeliveryRow, DestinationRow
 
@@ -58,6 +59,8 @@ class DestinationVerbs(StoreBase):
         algorithm = SigningAlgorithm(values.pop("signing", None) or SigningAlgorithm.HMAC_SHA256)
         secret = values.pop("secret", None) or new_secret(algorithm)
         credentials = values.pop("credentials", None)
+        values.update(self._seal_url(values["url"]))
+        values.update(self._seal_headers(values.pop("headers", None)))
         now = self.clock()
         row = {
             "id": ids.new_id(ids.DESTINATION),
@@ -101,8 +104,8 @@ class DestinationVerbs(StoreBase):
             cond.append(_dst.c.tenant_id == tenant_id)
         if connector is not None:
             cond.append(_dst.c.connector == connector)
-        if url is not None:
-            cond.append(_dst.c.url == url)
+        if url is not None:  # stored in display form: compare like with like
+            cond.append(_dst.c.url == split_userinfo(url)[0])
         offset, limit = page_bounds(page, page_size)
         with self.read() as conn:
             total = conn.execute(select(func.count()).select_from(_dst).where(*cond)).scalar_one()
@@ -124,7 +127,15 @@ class DestinationVerbs(StoreBase):
                 f"not {expected_version}",
                 details=[{"path": "expectedVersion", "currentVersion": current["version"]}],
             )
-        values = {k: v for k, v in changes.items() if k in PATCHABLE and k != "credentials"}
+        values = {
+            k: v
+            for k, v in changes.items()
+            if k in PATCHABLE and k not in ("credentials", "url", "headers")
+        }
+        if "url" in changes:
+            values.update(self._patched_url(current, changes["url"]))
+        if "headers" in changes:
+            values.update(self._patched_headers(current, changes["headers"]))
         if "credentials" in changes:
             creds = changes["credentials"]
             values["credentials_enc"] = self.box.seal(creds) if creds else None
@@ -139,6 +150,33 @@ class DestinationVerbs(StoreBase):
             if result.rowcount != 1:
                 raise ConflictError(f"destination {destination_id} changed concurrently")
         return self.get_destination(destination_id)
+
+    # -- secrets at rest: URL userinfo and header values are sealed, the row shows masks ---------
+    def _seal_url(self, url: str) -> dict[str, Any]:
+        display, userinfo = split_userinfo(url)
+        return {"url": display, "url_userinfo_enc": self.box.seal(userinfo) if userinfo else None}
+
+    def _seal_headers(self, headers: dict[str, str] | None) -> dict[str, Any]:
+        if not headers:
+            return {"headers": headers, "headers_enc": None}
+        return {"headers": dict.fromkeys(headers, REDACTED), "headers_enc": self.box.seal(headers)}
+
+    def _patched_url(self, current: dict[str, Any], url: str) -> dict[str, Any]:
+        display, userinfo = split_userinfo(url)
+        if userinfo is not None and is_mask(userinfo) and display == current["url"]:
+            return {"url": display}  # the URL typed back as shown: its userinfo stays
+        return self._seal_url(url)
+
+    def _patched_headers(
+        self, current: dict[str, Any], headers: dict[str, str] | None
+    ) -> dict[str, Any]:
+        # A value typed back as shown ("[redacted]") keeps the stored value of that header.
+        stored = dict(self.box.open(current["headers_enc"]) or {})
+        merged = {
+            name: stored[name] if value == REDACTED and name in stored else value
+            for name, value in (headers or {}).items()
+        }
+        return self._seal_headers(merged or None)
 
     def delete_destination(self, destination_id: str) -> None:
         """Soft delete: the row and its deliveries stay; pending deliveries are cancelled."""
@@ -238,10 +276,10 @@ class DestinationVerbs(StoreBase):
             id=row["id"],
             tenant_id=row["tenant_id"],
             connector=row["connector"],
-            url=row["url"],
+            url=join_userinfo(row["url"], self.box.open(row["url_userinfo_enc"])),
             signing=SigningAlgorithm(row["signing"]),
             keys=keys,
-            headers=dict(row["headers"] or {}),
+            headers=dict(self.box.open(row["headers_enc"]) or {}),
             credentials=dict(self.box.open(row["credentials_enc"]) or {}),
             options=dict(row["options"] or {}),
             timeout_seconds=float(row["timeout_seconds"]),

@@ -15,7 +15,6 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -83,22 +82,17 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe from several processes)."""
+def migrate(engine: Engine, box: Any = None) -> None:
+    """Bring the schema to the newest revision (idempotent; safe from several processes).
+
+    ``box`` (the store's ``SecretBox``) lets a migration seal secrets it finds in clear."""
     cfg = _alembic_config()
+    cfg.attributes["secretbox"] = box
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def masked_url(url: str) -> str:
-    """The database URL with its password hidden (CONTRACT §1: secrets never in clear)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
 
 
 def open_failure(exc: BaseException) -> tuple[str, str] | None:

@@ -69,14 +69,17 @@ class DestinationRow(SQLModel, table=True):
     tenant_id: str = Field(index=True)
     name: str = ""
     connector: str
+    # The URL as shown: any userinfo masked (``user:***@``); the userinfo itself is sealed apart.
     url: str = Field(sa_column=Column(Text, nullable=False))
+    url_userinfo_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON str)
     event_types: list[str] = _json(nullable=False)
     filter: dict[str, Any] | None = _json()
     signing: str = "hmac-sha256"
     secrets_enc: str = Field(
         sa_column=Column(Text, nullable=False)
     )  # Fernet(JSON [{secret, expiresAt}])
-    headers: dict[str, str] | None = _json()
+    headers: dict[str, str] | None = _json()  # the names only, each value "[redacted]"
+    headers_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON object)
     credentials_enc: str | None = Field(default=None, sa_column=Column(Text))  # Fernet(JSON object)
     options: dict[str, Any] | None = _json()
     retry_schedule: list[float] | None = _json()

@@ -52,7 +52,7 @@ def test_create_shows_the_secret_once(api: TestClient, tenant: str) -> None:
     assert dst["outputSchema"] == {"type": "object"}
     assert dst["status"] == "active" and dst["disabledReason"] is None
     assert dst["version"] == 1 and dst["signing"] == "hmac-sha256"
-    assert dst["headers"] == {"Authorization": "[redacted]", "X-Env": "prod"}
+    assert dst["headers"] == {"Authorization": "[redacted]", "X-Env": "[redacted]"}  # sealed
     got = api.get(f"/integrations/destinations/{dst['id']}").json()
     assert "secret" not in got
     assert got == {k: v for k, v in dst.items() if k != "secret"}

@@ -192,15 +192,32 @@ def test_test_send_and_replay(client: TestClient, receiver: Receiver) -> None:
 def test_ssrf_guard_blocks_private_addresses(
     db_url: str, tmp_path: Any, receiver: Receiver
 ) -> None:
+    """Refused at create; and a destination created while its address was allowed is blocked at
+    send once it is not (the allowlist narrowed; for a name, DNS changed)."""
     from gateway.app import create_app
     from tests.conftest import ADMIN_KEY, make_settings
 
     _, url = receiver
+    allowing = make_settings(db_url, tmp_path)
+    with TestClient(create_app(allowing), headers={"x-api-key": ADMIN_KEY}) as client:
+        make_destination(client, f"{url}/private")
+        make_destination(client, url.replace("127.0.0.1", "localhost") + "/x", name="by-name")
     settings = make_settings(db_url, tmp_path, GATEWAY_ALLOW_PRIVATE_NETWORKS="")
     with TestClient(create_app(settings), headers={"x-api-key": ADMIN_KEY}) as client:
-        make_destination(client, f"{url}/private")
-        make_destination(client, "http://localhost:9/x", name="by-name")
+        for target in (f"{url}/again", "http://localhost:9/x"):
+            r = client.post(
+                "/integrations/destinations",
+                json={
+                    "tenantId": "t1",
+                    "connector": "webhook",
+                    "url": target,
+                    "eventTypes": ["task.completed"],
+                },
+            )
+            assert r.status_code == 422, r.text
+            assert "GATEWAY_ALLOW_PRIVATE_NETWORKS" in r.json()["error"]["message"]
         ids = post_event(client)["deliveryIds"]
+        assert len(ids) == 2
         for delivery_id in ids:
             body = wait_delivery(client, delivery_id, "failed")
             [attempt] = client.get(f"/integrations/deliveries/{delivery_id}").json()["attempts"]
