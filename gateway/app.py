@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from gateway import ids
@@ -23,6 +24,7 @@ from gateway.api.common import (
     http_error_handler,
     unhandled_error_handler,
 )
+from gateway.api.limits import RequestLimits
 from gateway.delivery.client import AiohttpDeliveryClient, DeliveryClient
 from gateway.delivery.worker import Worker
 from gateway.errors import GatewayError
@@ -123,6 +125,7 @@ def create_app(
     app = Starlette(
         routes=[*all_routes(), *(extra_routes or [])],
         lifespan=lifespan,
+        middleware=[Middleware(RequestLimits, max_request_bytes=settings.max_request_bytes)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,

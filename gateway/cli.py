@@ -1,4 +1,4 @@
-"""``gateway``: serve, worker, demo, simulate, keys create, verify (CONTRACT §1)."""
+"""``gateway``: serve, worker, migrate, demo, simulate, keys, verify (CONTRACT §1)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,31 @@ def _settings() -> Settings:
     return Settings()
 
 
+class CommandFailed(Exception):
+    """A command cannot go on; ``main`` prints the message (cause and fix) and exits 1."""
+
+
+def _open_store(settings: Settings, *, run_migrations: bool | None = None) -> Any:
+    """The store, or ``CommandFailed`` with one line naming the fix (no traceback)."""
+    from gateway.errors import MigrationsPending, StoreError
+    from gateway.store import open_store
+
+    try:
+        return open_store(settings, run_migrations=run_migrations)
+    except MigrationsPending as exc:
+        raise CommandFailed(exc.message) from None
+    except StoreError as exc:
+        raise CommandFailed(f"cannot open the database: {exc.message}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
 
     settings = _settings()
-    app = create_app(settings)
+    store = _open_store(settings)  # refuses a PostgreSQL schema with pending migrations
+    app = create_app(settings, store=store)
     print(
         f"person-gateway serving on http://{args.host}:{args.port} "
         f"(database {settings.database_url}); dashboard at /dashboard",
@@ -54,12 +72,11 @@ def _run_server(config: Any) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.app import Runtime
-    from gateway.store import open_store
 
     settings = _settings()
+    store = _open_store(settings)
 
     async def main() -> None:
-        store = await asyncio.to_thread(open_store, settings)
         runtime = Runtime(settings, store, role="worker")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -76,10 +93,49 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from gateway.store import open_store
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gateway.store import make_engine, pending_migrations
 
-    store = open_store(_settings())
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        pending = pending_migrations(engine)
+    except Exception as exc:  # the driver's own error: connection refused, unknown database
+        raise CommandFailed(f"cannot reach the database: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+    if not pending:
+        print("the database schema is up to date")
+        return 0
+    _open_store(settings, run_migrations=True)
+    print(f"applied {len(pending)} migration(s): {', '.join(pending)}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from gateway.models import iso
+
+    store = _open_store(_settings())
+    rows = store.list_api_keys(args.tenant)
+    print(f"{'KEY ID':<32} {'TENANT':<20} {'NAME':<20} {'CREATED':<25} LAST USED")
+    for r in rows:
+        tenant = r["tenant_id"] or "(admin)"
+        last = iso(r["last_used_at"]) if r["last_used_at"] else "never"
+        print(f"{r['id']:<32} {tenant:<20} {r['name']:<20} {iso(r['created_at']):<25} {last}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    store = _open_store(_settings())
+    if not store.revoke_api_key(args.key_id):
+        print(f"no active key {args.key_id} (see `gateway keys list`)", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}; every gateway process refuses it within a second")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    store = _open_store(_settings())
     key_id, key = store.create_api_key(
         tenant_id=args.tenant, name=args.name or "", is_admin=args.admin
     )
@@ -139,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="delivery worker and scheduler only (scale-out)")
     p.set_defaults(func=cmd_worker)
 
+    p = sub.add_parser(
+        "migrate",
+        help="apply the schema migrations and exit (PostgreSQL: serve and worker refuse to start "
+        "while any is pending, unless GATEWAY_AUTO_MIGRATE=true)",
+    )
+    p.set_defaults(func=cmd_migrate)
+
     p = sub.add_parser("demo", help="the whole pipeline on embedded defaults, no network")
     p.add_argument("--keep", action="store_true", help="leave the server and dashboard up")
     p.add_argument("--tasks", type=int, default=24, help="personas in the demo study run")
@@ -157,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="")
     p.add_argument("--admin", action="store_true")
     p.set_defaults(func=cmd_keys_create)
+    p = keys.add_parser("list", help="list active keys (id, tenant, name, created, last used)")
+    p.add_argument("--tenant", default=None, help="only this tenant's keys (default: all)")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("revoke", help="revoke a key (refused everywhere within 1 s)")
+    p.add_argument("key_id", help="the key's id (key_…), from `gateway keys list`")
+    p.set_defaults(func=cmd_keys_revoke)
 
     p = sub.add_parser(
         "verify", help="check a delivery's Standard Webhooks signature (body on stdin)"
@@ -184,7 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "demo" and not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)  # the demo shows its own progress
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except CommandFailed as exc:
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

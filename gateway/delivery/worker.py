@@ -115,7 +115,7 @@ class Worker:
         now_mono = time.monotonic()
         for item in claimed:
             dst = destinations.get(item.destination_id)
-            event = events.get(item.event_id)
+            event = events.get((item.event_id, item.tenant_id))
             if dst is None or event is None:
                 log.error(
                     "claimed delivery without destination or event", extra={"delivery_id": item.id}
@@ -136,17 +136,19 @@ class Worker:
             await asyncio.to_thread(self.store.release, owner=self.owner, items=to_release)
         return True
 
-    def _load(self, claimed: list[Claimed]) -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
-        rows = self.store.events_by_ids(sorted({c.event_id for c in claimed}))
+    def _load(
+        self, claimed: list[Claimed]
+    ) -> tuple[dict[tuple[str, str], Event], dict[str, dict[str, Any]]]:
+        rows = self.store.events_by_ids(sorted({(c.event_id, c.tenant_id) for c in claimed}))
         events = {
-            eid: Event(
+            key: Event(
                 id=r["id"],
                 tenant_id=r["tenant_id"],
                 type=r["type"],
                 data=r["data"],
                 created_at=r["created_at"],
             )
-            for eid, r in rows.items()
+            for key, r in rows.items()
         }
         return events, self.store.destinations_by_ids(sorted({c.destination_id for c in claimed}))
 

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -89,3 +91,14 @@ def migrate(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """The revisions this code has that the database does not (empty when up to date)."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if set(script.get_heads()) <= current:
+        return []
+    done = {rev.revision for head in current for rev in script.iterate_revisions(head, "base")}
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in done][::-1]

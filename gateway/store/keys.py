@@ -6,7 +6,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
 
 from gateway import ids
 from gateway.store.base import StoreBase
@@ -65,3 +67,47 @@ class KeyVerbs(StoreBase):
         return Principal(
             key_id=row.id, tenant_id=row.tenant_id, is_admin=bool(row.is_admin), name=row.name
         )
+
+    def keys_fingerprint(self) -> tuple[int, int]:
+        """``(keys, revoked keys)``: both only grow, so any create or revoke changes it. Every
+        process's key cache reads it at most twice a second (``gateway.api.auth``)."""
+        with self.read() as conn:
+            row = conn.execute(select(func.count(), func.count(_keys.c.revoked_at))).one()
+        return int(row[0]), int(row[1])
+
+    def list_api_keys(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        """Active keys, oldest first; never the key or its hash."""
+        cond = [_keys.c.revoked_at.is_(None)]
+        if tenant_id is not None:
+            cond.append(_keys.c.tenant_id == tenant_id)
+        with self.read() as conn:
+            rows = conn.execute(
+                select(
+                    _keys.c.id,
+                    _keys.c.tenant_id,
+                    _keys.c.name,
+                    _keys.c.is_admin,
+                    _keys.c.created_at,
+                    _keys.c.last_used_at,
+                )
+                .where(*cond)
+                .order_by(_keys.c.created_at, _keys.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke ``key_id``; ``False`` when no active key has that id."""
+        with self.tx() as conn:
+            done = conn.execute(
+                update(_keys)
+                .where(_keys.c.id == key_id, _keys.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            ).rowcount
+        return bool(done)
+
+    def touch_api_key(self, key_id: str) -> None:
+        """Record that ``key_id`` was used now (the API calls this at most once a minute)."""
+        with self.tx() as conn:
+            conn.execute(
+                update(_keys).where(_keys.c.id == key_id).values(last_used_at=self.clock())
+            )
