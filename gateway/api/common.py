@@ -261,7 +261,7 @@ def endpoint(fn: Callable[[Request, Principal], Awaitable[Response]]) -> Handler
 async def gateway_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if isinstance(exc, StoreUnavailable):
-        log.warning("database unavailable: %s", exc, extra={"path": request.url.path})
+        log.warning("%s", exc.message, extra={"path": request.url.path})
         return json_response(
             error_body(exc.code, "the database is unavailable; retry later"),
             exc.status,
