@@ -1,4 +1,4 @@
-"""``KeyCache``: who an ``x-api-key`` belongs to, cached per process, invalidated through the database.
+"""``KeyCache``: who an ``x-api-key`` belongs to, cached per process, invalidated via the database.
 
 A revoked key must be refused by every process within 1 s (CONTRACT §3), and a key created by
 another process must work at once. Each process therefore keeps its answers only while the keys'

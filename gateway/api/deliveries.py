@@ -55,9 +55,7 @@ async def visible_filter(request: Request, principal: Principal) -> DeliveryFilt
         check_tenant(principal, dst["tenant_id"], f"destination {flt.destination_id}")
         if flt.tenant_id is not None and dst["tenant_id"] != flt.tenant_id:
             raise NotFoundError(f"destination {flt.destination_id} not found")
-    if flt.event_id is not None and not await run(
-        store.event_exists, flt.event_id, flt.tenant_id
-    ):
+    if flt.event_id is not None and not await run(store.event_exists, flt.event_id, flt.tenant_id):
         raise NotFoundError(f"event {flt.event_id} not found")
     return flt
 

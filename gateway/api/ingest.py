@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import payload
 from gateway.adapters import SourceView
 from gateway.api.common import (
     ApiModel,
@@ -29,7 +30,6 @@ from gateway.api.common import (
     run,
     services,
 )
-from gateway import payload
 from gateway.api.events import check_event_size
 from gateway.catalog import validate_event_data
 from gateway.errors import (

@@ -183,7 +183,9 @@ async def authorize_scrape(request: Request) -> None:
     ):
         return
     if not request.headers.get("x-api-key"):
-        raise AuthError("/metrics needs an admin x-api-key or Authorization: Bearer <metrics token>")
+        raise AuthError(
+            "/metrics needs an admin x-api-key or Authorization: Bearer <metrics token>"
+        )
     principal = await authenticate(request)
     if not principal.is_admin:
         raise ForbiddenError("/metrics needs an admin key or the metrics token")

@@ -12,9 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.errors import MigrationsPending
 from gateway.secretbox import SecretBox
 from gateway.settings import Settings
+from gateway.store.base import translate
 from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
-from gateway.store.base import translate
 from gateway.store.engine import make_engine, migrate, pending_migrations
 from gateway.store.events import EventIn, IntakeResult
 from gateway.store.keys import KeyVerbs, Principal
@@ -65,5 +65,8 @@ __all__ = [
     "Principal",
     "ReplayFilter",
     "Store",
+    "make_engine",
+    "migrate",
     "open_store",
+    "pending_migrations",
 ]

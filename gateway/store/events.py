@@ -216,9 +216,7 @@ class EventVerbs(DestinationVerbs):
         with self.read() as conn:
             return conn.execute(select(_evt.c.id).where(*cond).limit(1)).first() is not None
 
-    def events_by_ids(
-        self, keys: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], dict[str, Any]]:
+    def events_by_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Events by ``(event id, tenant id)``."""
         if not keys:
             return {}

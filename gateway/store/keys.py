@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-
 from typing import Any
 
 from sqlalchemy import func, insert, select, update

@@ -155,9 +155,7 @@ class Server:
 
 
 @pytest.fixture(params=DATABASES)
-def two_servers(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Server, Server]]:
+def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/gateway.db"
         a = Server(url, tmp_path)  # the first migrates the file; then the second starts

@@ -1,5 +1,6 @@
-"""Tenancy at the edges (CONTRACT §2, §3): foreign ids in filters answer 404, event ids are scoped to
-a tenant, and neither ``/metrics`` nor ``/health`` says more than it should to an anonymous caller."""
+"""Tenancy at the edges (CONTRACT §2, §3): foreign ids in filters answer 404, event ids are
+scoped to a tenant, and neither ``/metrics`` nor ``/health`` tells an anonymous caller more than
+it should."""
 
 from __future__ import annotations
 

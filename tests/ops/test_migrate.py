@@ -17,7 +17,9 @@ from gateway.store.engine import normalise_url
 from tests.conftest import make_settings
 
 
-def run_cli(db_url: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    db_url: str, tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     full = {
         **os.environ,
         "GATEWAY_DATABASE_URL": db_url,

@@ -1,4 +1,4 @@
-"""Hostile bodies on every route (CONTRACT §3: bad input is a 4xx, never a 500; 413 past the limits).
+"""Hostile bodies on every route (CONTRACT §3: bad input is a 4xx, never a 500; 413 past limits).
 
 The routes are read from the app itself, so a route added later is covered without editing this
 file. Path parameters are filled with real ids (a destination, a delivery, a replay, a source), so
@@ -195,7 +195,13 @@ def test_a_bad_batch_item_fails_alone(world: dict[str, Any]) -> None:
     r = client.post("/integrations/events", json={"events": items})
     assert r.status_code == 202, r.text
     results = r.json()["results"]
-    assert [x["status"] for x in results] == ["created", "rejected", "rejected", "rejected", "created"]
+    assert [x["status"] for x in results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+    ]
     assert results[1]["error"]["code"] == "validation_error"
     assert results[2]["error"]["code"] == "payload_too_large"
     assert results[2]["error"]["details"][0]["path"] == "data"
@@ -313,7 +319,16 @@ def test_fifty_megabyte_uploads_are_refused_with_bounded_memory(tmp_path: Path) 
         "GATEWAY_ENCRYPTION_KEY": make_settings("sqlite://", tmp_path).encryption_key or "",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""Schemathesis against the operator surface's own spec (``/integrations/openapi.json``), in process.
+"""Schemathesis on the operator surface's own spec (``/integrations/openapi.json``), in process.
 
 Every operation gets generated requests, valid and invalid (wrong types, missing fields, odd
 strings, huge numbers), sent with an admin key; no answer may be a 5xx. The run is bounded by
