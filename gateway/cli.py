@@ -116,7 +116,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     from gateway.models import iso
 
     store = _open_store(_settings())
-    rows = store.list_api_keys(args.tenant)
+    rows, _ = store.list_api_keys(args.tenant)
     print(f"{'KEY ID':<32} {'TENANT':<20} {'NAME':<20} {'CREATED':<25} LAST USED")
     for r in rows:
         tenant = r["tenant_id"] or "(admin)"

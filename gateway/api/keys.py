@@ -9,7 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import camel, endpoint, json_response, parse_body, run, services
+from gateway.api.common import (
+    camel,
+    endpoint,
+    json_response,
+    page_body,
+    paging,
+    parse_body,
+    run,
+    services,
+)
 from gateway.api.schemas import KeyIn
 from gateway.errors import ForbiddenError, NotFoundError
 from gateway.store import Principal
@@ -48,9 +57,11 @@ def key_out(row: dict[str, Any]) -> dict[str, Any]:
 async def list_keys(request: Request, principal: Principal) -> Response:
     _admin_only(principal, "list keys")
     tenant_id = request.query_params.get("tenantId") or None
-    rows = await run(services(request).store.list_api_keys, tenant_id)
-    items = [key_out(r) for r in rows]
-    return json_response({"items": items, "page": 1, "pageSize": len(items), "total": len(items)})
+    page, size = paging(request)
+    rows, total = await run(
+        services(request).store.list_api_keys, tenant_id, page=page, page_size=size
+    )
+    return json_response(page_body([key_out(r) for r in rows], page, size, total))
 
 
 @endpoint

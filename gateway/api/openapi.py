@@ -48,7 +48,7 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, list[str]]] =
         "List active keys, never the key itself (admin)",
         None,
         200,
-        ["tenantId"],
+        [*LIST_PARAMS, "tenantId"],
     ),
     (
         "delete",

@@ -74,13 +74,17 @@ class KeyVerbs(StoreBase):
             row = conn.execute(select(func.count(), func.count(_keys.c.revoked_at))).one()
         return int(row[0]), int(row[1])
 
-    def list_api_keys(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
-        """Active keys, oldest first; never the key or its hash."""
+    def list_api_keys(
+        self, tenant_id: str | None = None, *, page: int = 1, page_size: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Active keys, oldest first, and how many there are; never the key or its hash.
+        ``page_size=None``: all of them (the CLI)."""
         cond = [_keys.c.revoked_at.is_(None)]
         if tenant_id is not None:
             cond.append(_keys.c.tenant_id == tenant_id)
         with self.read() as conn:
-            rows = conn.execute(
+            total = conn.execute(select(func.count()).select_from(_keys).where(*cond)).scalar_one()
+            query = (
                 select(
                     _keys.c.id,
                     _keys.c.tenant_id,
@@ -91,8 +95,11 @@ class KeyVerbs(StoreBase):
                 )
                 .where(*cond)
                 .order_by(_keys.c.created_at, _keys.c.id)
-            ).all()
-        return [dict(r._mapping) for r in rows]
+            )
+            if page_size is not None:
+                query = query.offset((page - 1) * page_size).limit(page_size)
+            rows = conn.execute(query).all()
+        return [dict(r._mapping) for r in rows], int(total)
 
     def revoke_api_key(self, key_id: str) -> bool:
         """Revoke ``key_id``; ``False`` when no active key has that id."""

@@ -22,8 +22,7 @@ from tests.conftest import ADMIN_KEY, make_settings
 
 
 def test_list_shows_keys_but_never_the_key(api: TestClient, tenant: str) -> None:
-    r = api.post("/integrations/keys", json={"tenantId": tenant, "name": "zapier"})
-    created = r.json()
+    created = api.post("/integrations/keys", json={"tenantId": tenant, "name": "zapier"}).json()
     listed = api.get("/integrations/keys", params={"tenantId": tenant}).json()
     assert listed["total"] == 1
     [item] = listed["items"]
@@ -31,6 +30,10 @@ def test_list_shows_keys_but_never_the_key(api: TestClient, tenant: str) -> None
     assert item["name"] == "zapier" and item["createdAt"].endswith("Z")
     assert set(item) == {"keyId", "tenantId", "name", "createdAt", "lastUsedAt", "admin"}
     assert created["key"] not in str(listed)
+    second = api.post("/integrations/keys", json={"tenantId": tenant, "name": "make"}).json()
+    paged = api.get("/integrations/keys", params={"tenantId": tenant, "page": 2, "pageSize": 1})
+    assert paged.json()["total"] == 2
+    assert [i["keyId"] for i in paged.json()["items"]] == [second["keyId"]]
 
 
 def test_last_used_is_recorded_once_a_minute_at_most(api: TestClient, tenant: str) -> None:
