@@ -86,7 +86,7 @@ def _key(request: Request) -> str:
         if not header:
             raise AuthError("missing x-api-key header")
         return str(header)
-    return key
+    return str(key)
 
 
 def _start_seq(request: Request) -> int | None:
