@@ -60,11 +60,23 @@ def translate(exc: SQLAlchemyError) -> StoreError:
     timeout) is ``StoreUnavailable`` (503, retry); anything else is a ``StoreError`` (500). Either
     way the transaction was rolled back: nothing is half-written."""
     if isinstance(exc, PoolTimeout) or (
-        isinstance(exc, DBAPIError)
-        and (exc.connection_invalidated or isinstance(exc, OperationalError))
+        isinstance(exc, DBAPIError) and (exc.connection_invalidated or _unreachable(exc))
     ):
         return StoreUnavailable(f"database unavailable: {_reason(exc)}")
     return StoreError(f"database error: {_reason(exc)}")
+
+
+# SQLite reports a mistake in a statement as an OperationalError too; only these mean "not now".
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error", "readonly")
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        text = str(exc.orig).lower()
+        return any(marker in text for marker in _SQLITE_UNAVAILABLE)
+    return True  # psycopg: connection refused or lost, server shutting down, admin cancel
 
 
 def _reason(exc: SQLAlchemyError) -> str:
