@@ -22,7 +22,7 @@ from gateway.adapters import Outcome, ResponseInfo, Verdict
 from gateway.delivery.client import DeliveryClient
 from gateway.delivery.ratelimit import Pacer
 from gateway.delivery.request import RenderFailure, body_text, prepare, redact
-from gateway.errors import DeliveryError
+from gateway.errors import DeliveryError, StoreUnavailable
 from gateway.models import DeliveryStatus, ErrorClass, Event
 from gateway.registry import get_connector
 from gateway.retry import decide, parse_retry_after
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 FLUSH_MAX_RECORDS = 500
 FLUSH_INTERVAL_SECONDS = 0.05
 PACE_HORIZON_SECONDS = 2.0  # a delivery whose rate-limit slot is further away is handed back
+STORE_RETRY_SECONDS = 1.0  # how long the worker waits out a database outage before trying again
 
 
 @dataclass
@@ -81,6 +82,10 @@ class Worker:
             while not stop.is_set():
                 try:
                     progressed = await self.tick()
+                except StoreUnavailable as exc:  # an outage: one line per wait, not a traceback
+                    log.warning("%s; the worker waits %g s", exc.message, STORE_RETRY_SECONDS)
+                    await _wait_any(stop, asyncio.Event(), timeout=STORE_RETRY_SECONDS)
+                    continue
                 except Exception:  # the top loop: log and go on (STYLE: only here)
                     log.exception("worker tick failed", extra={"owner": self.owner})
                     progressed = False

@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.store.engine import normalise_url
 from gateway.store.tables import DeliveryRow, EventRow
-from tests.api.support import DEAD_URL, assert_error
+from gateway.sandbox.fakes.webhook import WebhookReceiver
+from tests.api.support import assert_error
 from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
 
 pytestmark = pytest.mark.postgres
@@ -69,22 +70,27 @@ def counts(url: str) -> tuple[int, int]:
 
 
 def test_writes_and_reads_answer_503_while_the_database_is_down(
-    postgres_url: str, outage: Outage, tmp_path: Path
+    postgres_url: str,
+    outage: Outage,
+    tmp_path: Path,
+    receiver: tuple[WebhookReceiver, str],
 ) -> None:
+    rec, url = receiver
     settings = make_settings(postgres_url, tmp_path)
-    app = create_app(settings, run_worker=False, run_scheduler=False)
+    app = create_app(settings)  # worker and scheduler too: they must outlive the outage
     event = {"tenantId": "t_out", "type": "task.completed", "data": task_data()}
     destination = {
         "tenantId": "t_out",
         "name": "d",
         "connector": "webhook",
-        "url": DEAD_URL,
+        "url": f"{url}/out",
         "eventTypes": ["task.completed"],
     }
     with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
         r = client.post("/integrations/destinations", json=destination)
         assert r.status_code == 201, r.text
         assert client.post("/integrations/events", json=event).status_code == 202
+        rec.wait_for("/out", 1)
         before = counts(postgres_url)
         assert before == (1, 1)
 
@@ -111,6 +117,7 @@ def test_writes_and_reads_answer_503_while_the_database_is_down(
         r = client.post("/integrations/events", json=event)  # the pool reconnects by itself
         assert r.status_code == 202, r.text
         assert counts(postgres_url) == (2, 2)
+        rec.wait_for("/out", 2)  # and the worker delivers again
 
 
 def test_serve_refuses_to_start_on_an_unreachable_database(tmp_path: Path) -> None:
