@@ -12,9 +12,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.store.engine import normalise_url
 from gateway.store.tables import DeliveryRow, EventRow
-from gateway.sandbox.fakes.webhook import WebhookReceiver
 from tests.api.support import assert_error
 from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
 
