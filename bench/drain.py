@@ -227,7 +227,7 @@ def run_store(
     overrides: dict[str, Any],
 ) -> DrainRun:
     settings = make_settings(database_url, overrides)
-    store = open_store(settings)
+    store = open_store(settings, run_migrations=True)
     try:
         intake = seed(store, receiver_url, args.events)
         seconds, cpu, capped = runner(args.loop)(

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres_url() if args.store == "postgres" else sqlite_url() as url,
     ):
         settings = make_settings(url, {})
-        store = open_store(settings)
+        store = open_store(settings, run_migrations=True)
         seed(store, rec.url, args.events)
         proc = subprocess.Popen(
             [

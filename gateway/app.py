@@ -21,6 +21,7 @@ from gateway.api.common import (
     http_error_handler,
     unhandled_error_handler,
 )
+from gateway.api.limits import RequestLimits
 from gateway.api.paths import StripTrailingSlash
 from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
@@ -71,7 +72,10 @@ def create_app(
     app = Starlette(
         routes=[*all_routes(), *(extra_routes or [])],
         lifespan=lifespan,
-        middleware=[Middleware(StripTrailingSlash)],
+        middleware=[
+            Middleware(RequestLimits, max_request_bytes=settings.max_request_bytes),
+            Middleware(StripTrailingSlash),
+        ],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,

@@ -6,7 +6,10 @@ GatewayError                      root; ``code`` is the stable API error code
 ├── NotFoundError                 404 no such id, or not the caller's tenant
 ├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
 ├── ValidationError               422 bad input; ``details`` name the failing paths
+├── PayloadTooLarge               413 a request body or an event's ``data`` is over its limit
 ├── StoreError                    a database failure translated at the store seam
+│   ├── StoreUnavailable          503 the database cannot be reached; retry after ``retry_after`` s
+│   └── MigrationsPending         the PostgreSQL schema is behind: run ``gateway migrate``
 ├── DeliveryError                 an attempt failed before any response; ``error_class`` says how
 │   └── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
 ├── SignatureError                an inbound or consumer-side signature did not verify
@@ -66,10 +69,34 @@ class ValidationError(GatewayError):
     code = "validation_error"
 
 
+class PayloadTooLarge(GatewayError):
+    """A request body over ``GATEWAY_MAX_REQUEST_BYTES`` or event ``data`` over
+    ``GATEWAY_MAX_EVENT_BYTES``."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 class StoreError(GatewayError):
     """The database failed; raised from the store with the driver error as ``__cause__``."""
 
     code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The database is unreachable (connection refused, dropped, server shutting down); the
+    transaction was rolled back, so nothing is half-written. The API answers 503 with
+    ``Retry-After: retry_after``."""
+
+    status = 503
+    code = "store_unavailable"
+    retry_after = 5
+
+
+class MigrationsPending(StoreError):
+    """The database's schema is older than this code; ``gateway migrate`` brings it up."""
+
+    code = "migrations_pending"
 
 
 class DeliveryError(GatewayError):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from gateway.errors import StoreUnavailable
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Scheduler:
                     if not won:
                         return
                 await job.run()
+            except StoreUnavailable as exc:  # an outage: the next tick tries again
+                log.warning("periodic job %s skipped: %s", job.name, exc.message)
             except Exception:  # a job failure must not stop the scheduler
                 log.exception("periodic job %s failed", job.name)
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         "", alias="PERSON_TENANT_IDS"
     )  # comma list; empty = default tenant
     poll_interval_seconds: float = Field(30.0, alias="GATEWAY_POLL_INTERVAL_SECONDS", gt=0)
+    auto_migrate: bool = Field(False, alias="GATEWAY_AUTO_MIGRATE")  # PostgreSQL only
+    max_event_bytes: int = Field(1024 * 1024, alias="GATEWAY_MAX_EVENT_BYTES", ge=1)
+    max_request_bytes: int = Field(16 * 1024 * 1024, alias="GATEWAY_MAX_REQUEST_BYTES", ge=1)
+    metrics_token: str | None = Field(None, alias="GATEWAY_METRICS_TOKEN")
 
     # Worker tuning (not in the contract; sensible defaults, overridable for tests/benchmarks).
     worker_batch_size: int = Field(200, alias="GATEWAY_WORKER_BATCH_SIZE", ge=1, le=5000)

@@ -15,6 +15,7 @@ from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
+from gateway.store import make_engine, migrate
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -39,13 +40,30 @@ def postgres_ok() -> bool:
     return ok
 
 
+def migrate_database(url: str) -> str:
+    """``gateway migrate`` for a test's database: on PostgreSQL the gateway does not migrate by
+    itself (CONTRACT §1), so fixtures do it as an operator would."""
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
 @pytest.fixture
-def postgres_url(postgres_ok: bool) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def empty_postgres_url(postgres_ok: bool) -> Iterator[str]:
+    """A fresh PostgreSQL database with no schema at all, dropped afterwards."""
     if not postgres_ok:
         pytest.skip("PostgreSQL not reachable")
     with scratch_postgres_database(POSTGRES_ADMIN_URL, "gw_test") as url:
         yield url
+
+
+@pytest.fixture
+def postgres_url(empty_postgres_url: str) -> str:
+    """A fresh, migrated PostgreSQL database for one test, dropped afterwards."""
+    return migrate_database(empty_postgres_url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -19,8 +16,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway import payload
+from gateway.api.auth import KeyCache
 from gateway.delivery.client import DeliveryClient
-from gateway.errors import AuthError, GatewayError, NotFoundError, ValidationError
+from gateway.errors import (
+    AuthError,
+    GatewayError,
+    NotFoundError,
+    PayloadTooLarge,
+    StoreUnavailable,
+    ValidationError,
+)
 from gateway.models import iso
 from gateway.settings import Settings
 from gateway.store import Principal, Store
@@ -28,7 +34,6 @@ from gateway.store import Principal, Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-AUTH_CACHE_SECONDS = 30.0
 
 
 @dataclass
@@ -46,7 +51,7 @@ class Services:
     scheduler_running: Callable[[], bool] = lambda: False
     # The SSE stream's shared reader of the newest change row (gateway/api/stream.py).
     change_horizon: Any = None
-    _auth_cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    keys: KeyCache = field(default_factory=KeyCache)
 
 
 def services(request: Request) -> Services:
@@ -73,28 +78,8 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def principal_for_key(svc: Services, key: str) -> Principal:
-    """Who ``key`` belongs to (cached briefly); ``AuthError`` for an unknown key."""
-    now = time.monotonic()
-    cached = svc._auth_cache.get(key)
-    if cached is not None and cached[0] > now:
-        principal = cached[1]
-    else:
-        principal = await run(svc.store.find_api_key, key)
-        admin_key = svc.settings.admin_key
-        if (
-            principal is None
-            and admin_key
-            and hmac.compare_digest(key.encode(), admin_key.encode())
-        ):
-            principal = Principal(
-                key_id="key_bootstrap", tenant_id=None, is_admin=True, name="GATEWAY_ADMIN_KEY"
-            )
-        if len(svc._auth_cache) > 10_000:
-            svc._auth_cache.clear()
-        svc._auth_cache[key] = (now + AUTH_CACHE_SECONDS, principal)
-    if principal is None:
-        raise AuthError("invalid x-api-key")
-    return principal
+    """Who ``key`` belongs to (see ``KeyCache``); ``AuthError`` for an unknown or revoked key."""
+    return await svc.keys.principal(svc.store, svc.settings, key)
 
 
 def check_tenant(principal: Principal, tenant_id: str, what: str) -> None:
@@ -124,15 +109,41 @@ def body_tenant(principal: Principal, tenant_id: str | None) -> str:
     return tenant_id
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    raw = await request.body()
+def load_json(raw: bytes) -> Any:
+    """The parsed body, not yet checked (``payload.Unusable`` markers inside): for a batch route,
+    which checks each item on its own. Bytes that are not JSON at all answer 422."""
     try:
-        payload = json.loads(raw) if raw else {}
-    except ValueError as exc:
+        return payload.load(raw)
+    except payload.NotJson as exc:
         raise ValidationError(
             "body is not valid JSON", details=[{"path": "", "message": str(exc)}]
-        ) from exc
-    return validate(model, payload)
+        ) from None
+
+
+def checked(value: Any, path: str = "", depth: int = 1) -> Any:
+    """``value`` if it meets the JSON rules of ``gateway.payload``; 422 naming each path if not."""
+    problems = payload.check(value, path, depth)
+    if problems:
+        first = problems[0]
+        raise ValidationError(
+            f"unusable JSON at {first['path'] or 'the top level'}: {first['message']}",
+            details=problems,
+        )
+    return value
+
+
+async def read_json(request: Request, *, empty: Any = None) -> Any:
+    """Every JSON route's body reader: parsed and checked (depth, 64-bit integers, finite
+    numbers, valid Unicode); ``empty`` when there is no body. The body's size is already bounded
+    by ``RequestLimits``."""
+    raw = await request.body()
+    if not raw:
+        return empty
+    return checked(load_json(raw))
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    return validate(model, await read_json(request, empty={}))
 
 
 def validate(model: type[M], payload: Any) -> M:
@@ -189,15 +200,13 @@ def query_time(request: Request, name: str) -> datetime | None:
 def parse_time(raw: str, name: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # OverflowError at the ends of the calendar
+    except (ValueError, OverflowError) as exc:
         raise ValidationError(
             f"{name} must be an ISO 8601 time", details=[{"path": name, "message": "ISO 8601"}]
         ) from exc
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def paging(request: Request) -> tuple[int, int]:
@@ -258,10 +267,18 @@ def endpoint(fn: Callable[[Request, Principal], Awaitable[Response]]) -> Handler
 
 async def gateway_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    if isinstance(exc, StoreUnavailable):
+        log.warning("%s", exc.message, extra={"path": request.url.path})
+        return json_response(
+            error_body(exc.code, "the database is unavailable; retry later"),
+            exc.status,
+            headers={"retry-after": str(exc.retry_after)},
+        )
     if exc.status >= 500:
         log.error("request failed: %s", exc, extra={"path": request.url.path})
         return json_response(error_body(exc.code, "internal error"), exc.status)
-    return json_response(error_body(exc.code, exc.message, exc.details), exc.status)
+    headers = {"connection": "close"} if isinstance(exc, PayloadTooLarge) else None
+    return json_response(error_body(exc.code, exc.message, exc.details), exc.status, headers)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

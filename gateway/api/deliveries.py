@@ -19,7 +19,7 @@ from gateway.api.common import (
     services,
 )
 from gateway.api.schemas import delivery_out
-from gateway.errors import ValidationError
+from gateway.errors import NotFoundError, ValidationError
 from gateway.models import DeliveryStatus
 from gateway.store import DeliveryFilter, Principal
 
@@ -44,10 +44,26 @@ def delivery_filter(request: Request, principal: Principal) -> DeliveryFilter:
     )
 
 
+async def visible_filter(request: Request, principal: Principal) -> DeliveryFilter:
+    """``delivery_filter``, its ids checked: a ``destinationId`` or ``eventId`` the caller cannot
+    see (another tenant's, or none at all) answers 404, as in a path (CONTRACT §3), rather than an
+    empty page that would say nothing either way."""
+    flt = delivery_filter(request, principal)
+    store = services(request).store
+    if flt.destination_id is not None:
+        dst = await run(store.get_destination, flt.destination_id, include_deleted=True)
+        check_tenant(principal, dst["tenant_id"], f"destination {flt.destination_id}")
+        if flt.tenant_id is not None and dst["tenant_id"] != flt.tenant_id:
+            raise NotFoundError(f"destination {flt.destination_id} not found")
+    if flt.event_id is not None and not await run(store.event_exists, flt.event_id, flt.tenant_id):
+        raise NotFoundError(f"event {flt.event_id} not found")
+    return flt
+
+
 @endpoint
 async def list_deliveries(request: Request, principal: Principal) -> Response:
     store = services(request).store
-    flt = delivery_filter(request, principal)
+    flt = await visible_filter(request, principal)
     page, size = paging(request)
     rows, total = await run(store.list_deliveries, flt, page=page, page_size=size)
     if query_bool(request, "includeAttempts"):

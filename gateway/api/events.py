@@ -2,57 +2,66 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.common import (
+    Services,
     body_tenant,
     check_tenant,
+    checked,
     endpoint,
     json_response,
+    load_json,
     run,
+    scope_tenant,
     services,
     validate,
 )
 from gateway.api.schemas import EventIn, delivery_out, event_out
 from gateway.catalog import catalog, validate_event_data
-from gateway.errors import GatewayError, ValidationError
+from gateway.errors import GatewayError, PayloadTooLarge, ValidationError
 from gateway.store import EventIn as StoreEventIn
 from gateway.store import Principal
 
 MAX_BATCH = 1000
 
 
-def _prepare(principal: Principal, payload: Any) -> StoreEventIn:
+def check_event_size(data: Any, limit: int, path: str = "data") -> None:
+    """``GATEWAY_MAX_EVENT_BYTES`` bounds an event's ``data`` as JSON (compact, UTF-8): what is
+    stored, rendered and sent, whatever whitespace it arrived with."""
+    size = len(orjson.dumps(data))
+    if size > limit:
+        raise PayloadTooLarge(
+            f"event data is {size} bytes, over {limit} (GATEWAY_MAX_EVENT_BYTES)",
+            details=[{"path": path, "message": f"at most {limit} bytes"}],
+        )
+
+
+def _prepare(svc: Services, principal: Principal, payload: Any) -> StoreEventIn:
+    """One event, checked on its own (a batch item fails alone): JSON rules, shape, tenant, size,
+    catalog schema."""
+    checked(payload)
     item = validate(EventIn, payload)
     tenant_id = body_tenant(principal, item.tenant_id)
+    check_event_size(item.data, svc.settings.max_event_bytes)
     validate_event_data(item.type, item.data)
     return StoreEventIn(id=item.id, tenant_id=tenant_id, type=item.type, data=item.data)
 
 
 @endpoint
 async def post_events(request: Request, principal: Principal) -> Response:
-    raw = await request.body()
-    try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise ValidationError(
-            "body is not valid JSON", details=[{"path": "", "message": str(exc)}]
-        ) from exc
+    payload = load_json(await request.body())
     svc = services(request)
     if isinstance(payload, dict) and "events" in payload:
+        checked({k: v for k, v in payload.items() if k != "events"})
         return await _post_batch(svc, principal, payload["events"])
-    item = _prepare(principal, payload)
+    item = _prepare(svc, principal, payload)
     [result] = await run(svc.store.ingest_events, [item])
-    if result.status == "conflict":
-        raise ValidationError(
-            f"event id {result.event_id} is taken",
-            details=[{"path": "id", "message": "used by another tenant"}],
-        )
     svc.wake_worker()
     status = 202 if result.status == "created" else 200
     body: dict[str, Any] = {
@@ -77,7 +86,7 @@ def _warnings(item: StoreEventIn, status: str, delivery_ids: list[str]) -> dict[
     }
 
 
-async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
+async def _post_batch(svc: Services, principal: Principal, items: Any) -> Response:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise ValidationError(
             f"events must be a list of 1 to {MAX_BATCH} items",
@@ -87,32 +96,22 @@ async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
     accepted: list[tuple[int, StoreEventIn]] = []
     for index, payload in enumerate(items):
         try:
-            accepted.append((index, _prepare(principal, payload)))
+            accepted.append((index, _prepare(svc, principal, payload)))
         except GatewayError as exc:
+            given = payload.get("id") if isinstance(payload, dict) else None
             results[index] = {
-                "eventId": payload.get("id") if isinstance(payload, dict) else None,
+                "eventId": given if isinstance(given, str) else None,
                 "status": "rejected",
                 "error": {"code": exc.code, "message": exc.message, "details": exc.details},
             }
     stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
     for (index, item), result in zip(accepted, stored, strict=True):
-        entry: dict[str, Any] = {
+        results[index] = {
             "eventId": result.event_id,
             "status": result.status,
             "deliveryIds": result.delivery_ids,
             **_warnings(item, result.status, result.delivery_ids),
         }
-        if result.status == "conflict":
-            entry = {
-                "eventId": result.event_id,
-                "status": "rejected",
-                "error": {
-                    "code": "validation_error",
-                    "message": "id used by another tenant",
-                    "details": [],
-                },
-            }
-        results[index] = entry
     svc.wake_worker()
     return json_response({"results": results}, 202)
 
@@ -120,9 +119,12 @@ async def _post_batch(svc: Any, principal: Principal, items: Any) -> Response:
 @endpoint
 async def get_event(request: Request, principal: Principal) -> Response:
     store = services(request).store
-    row = await run(store.get_event, request.path_params["id"])
+    # Ids are scoped to a tenant: a tenant key looks among its own events only; an admin may name
+    # the tenant (needed only when several tenants use the same id).
+    tenant_id = scope_tenant(principal, request.query_params.get("tenantId") or None)
+    row = await run(store.get_event, request.path_params["id"], tenant_id)
     check_tenant(principal, row["tenant_id"], f"event {row['id']}")
-    deliveries = await run(store.deliveries_of_event, row["id"])
+    deliveries = await run(store.deliveries_of_event, row["id"], row["tenant_id"])
     attempts = await run(store.attempts_for, [d["id"] for d in deliveries])
     out = event_out(row)
     out["deliveries"] = [delivery_out(d, attempts.get(d["id"], [])) for d in deliveries]

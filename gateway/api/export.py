@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.api.common import endpoint, services
-from gateway.api.deliveries import delivery_filter
+from gateway.api.deliveries import visible_filter
 from gateway.models import iso
 from gateway.store import Principal
 
@@ -77,7 +77,7 @@ def csv_lines(rows: list[dict[str, Any]], header: bool = False) -> str:
 @endpoint
 async def export_deliveries(request: Request, principal: Principal) -> Response:
     store = services(request).store
-    flt = delivery_filter(request, principal)
+    flt = await visible_filter(request, principal)
     rows: Iterator[dict[str, Any]] = store.iter_deliveries(flt, chunk=CHUNK_ROWS)
 
     async def body() -> AsyncIterator[bytes]:

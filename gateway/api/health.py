@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import json_response, run, services
+from gateway.api.common import Services, authenticate, json_response, run, services
 from gateway.errors import GatewayError
 from gateway.models import iso
 from gateway.upstream.poller import upstream_health
@@ -19,7 +19,33 @@ HEARTBEAT_STALE = timedelta(seconds=60)
 
 
 async def health(request: Request) -> Response:
+    """Each check ``ok`` or ``failing`` for anyone (load balancers, uptime probes); the details
+    (error texts, the upstream's URL, heartbeat times) only for an admin key: a database error
+    text names hosts, users and schema."""
     svc = services(request)
+    checks = await _checks(svc)
+    failing = [name for name, c in checks.items() if c.get("status") == "failing"]
+    body: dict[str, Any] = {"status": "degraded" if failing else "ok", "version": __version__}
+    if await _is_admin(request):
+        body["checks"] = checks
+    else:
+        body["checks"] = {
+            name: {"status": "failing" if c["status"] == "failing" else "ok"}
+            for name, c in checks.items()
+        }
+    return json_response(body, 503 if "database" in failing else 200)
+
+
+async def _is_admin(request: Request) -> bool:
+    if not request.headers.get("x-api-key"):
+        return False
+    try:
+        return (await authenticate(request)).is_admin
+    except GatewayError:  # a wrong key, or no database to check it against: the public view
+        return False
+
+
+async def _checks(svc: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     try:
         await run(svc.store.ping)
@@ -41,10 +67,8 @@ async def health(request: Request) -> Response:
     try:
         checks["upstream"] = await run(upstream_health, svc.store, svc.settings)
     except GatewayError as exc:
-        checks["upstream"] = {"status": "unknown", "error": exc.message}
-    failing = [name for name, c in checks.items() if c.get("status") == "failing"]
-    body = {"status": "degraded" if failing else "ok", "version": __version__, "checks": checks}
-    return json_response(body, 503 if "database" in failing else 200)
+        checks["upstream"] = {"status": "failing", "error": exc.message}
+    return checks
 
 
 routes = [Route("/health", health, methods=["GET"])]

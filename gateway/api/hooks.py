@@ -22,6 +22,7 @@ from gateway.api.common import (
     json_response,
     query_int,
     query_time,
+    read_json,
     run,
     scope_tenant,
     services,
@@ -84,10 +85,7 @@ async def _find(
 @endpoint
 async def subscribe(request: Request, principal: Principal) -> Response:
     platform = _platform(request)
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ValidationError("body is not valid JSON") from exc
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ValidationError("body must be a JSON object")
     url = next((body[k] for k in URL_KEYS if isinstance(body.get(k), str) and body[k]), None)

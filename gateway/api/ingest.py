@@ -9,7 +9,6 @@ response, not the delivery).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from typing import Any
@@ -19,17 +18,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import payload
 from gateway.adapters import SourceView
 from gateway.api.common import (
     ApiModel,
     Services,
     body_tenant,
+    checked,
     endpoint,
     json_response,
     parse_body,
     run,
     services,
 )
+from gateway.api.events import check_event_size
 from gateway.api.schemas import one_of
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data
@@ -120,13 +122,18 @@ async def ingest(request: Request) -> Response:
     body = await request.body()
     try:
         step = inbound.accept(body, dict(request.headers), source)
+    except RecursionError:  # the connector's own JSON parser on absurd nesting
+        raise ValidationError(
+            f"not a {kind} callback: nesting deeper than {payload.MAX_DEPTH}",
+            details=[{"path": "", "message": "too deep"}],
+        ) from None
     except ValueError as exc:
         raise ValidationError(f"not a {kind} callback: {exc}") from exc
     if step.event_id is None:
         return json_response({"status": "ignored"})
     data = step.data
     if data is None:
-        existing = await _existing(svc.store, step.event_id)
+        existing = await run(svc.store.event_exists, step.event_id, source.tenant_id)
         if existing:
             return json_response({"status": "duplicate", "eventId": step.event_id})
         fetched = await _fetch(svc, step.fetch, kind)
@@ -138,6 +145,8 @@ async def ingest(request: Request) -> Response:
                 {"error": {"code": "bad_upstream_response", "message": str(exc), "details": []}},
                 502,
             )
+    checked(data, "data")
+    check_event_size(data, svc.settings.max_event_bytes)
     validate_event_data("survey.response.completed", data)
     [result] = await run(
         svc.store.ingest_events,
@@ -153,14 +162,6 @@ async def ingest(request: Request) -> Response:
     )
     svc.wake_worker()
     return json_response({"status": result.status, "eventId": result.event_id})
-
-
-async def _existing(store: Any, event_id: str) -> bool:
-    try:
-        await run(store.get_event, event_id)
-    except NotFoundError:
-        return False
-    return True
 
 
 async def _fetch(svc: Services, fetch: Any, kind: str) -> Any:
@@ -180,7 +181,10 @@ async def _fetch(svc: Services, fetch: Any, kind: str) -> Any:
                 body_limit=FETCH_BODY_LIMIT,
             )
             if 200 <= response.status_code < 300:
-                return json.loads(response.body)
+                document = payload.load(response.body)
+                if problems := payload.check(document):
+                    raise ValueError(f"{problems[0]['path']}: {problems[0]['message']}")
+                return document
             last = f"HTTP {response.status_code}"
         except BlockedDestinationError as exc:  # the guard refused it: no retry will differ
             last = exc.message

@@ -16,6 +16,7 @@ disk, across restarts and across several gateway processes sharing one database;
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -32,7 +33,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import run, services
+from gateway.api.common import authenticate, run, services
+from gateway.errors import AuthError, ForbiddenError
 from gateway.models import DeliveryStatus
 from gateway.store.stats import LATENCY_BUCKETS_SECONDS, MetricsSnapshot
 
@@ -168,7 +170,29 @@ class SnapshotCollector(Collector):
         yield destinations
 
 
+async def authorize_scrape(request: Request) -> None:
+    """``/metrics`` names tenants and volumes: an admin ``x-api-key`` or
+    ``Authorization: Bearer $GATEWAY_METRICS_TOKEN`` (what Prometheus' ``authorization`` sends)."""
+    svc = services(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = svc.settings.metrics_token
+    if (
+        expected
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.strip().encode(), expected.encode())
+    ):
+        return
+    if not request.headers.get("x-api-key"):
+        raise AuthError(
+            "/metrics needs an admin x-api-key or Authorization: Bearer <metrics token>"
+        )
+    principal = await authenticate(request)
+    if not principal.is_admin:
+        raise ForbiddenError("/metrics needs an admin key or the metrics token")
+
+
 async def metrics(request: Request) -> Response:
+    await authorize_scrape(request)
     store = services(request).store
     snap = await run(store.metrics_snapshot)
     registry = CollectorRegistry(auto_describe=False)

@@ -42,6 +42,22 @@ DELIVERY_FILTERS = [
 # (method, path, summary, request model, success status, query parameters)
 OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, list[str]]] = [
     ("post", "/integrations/keys", "Create a tenant API key (admin)", KeyIn, 201, []),
+    (
+        "get",
+        "/integrations/keys",
+        "List active keys, never the key itself (admin)",
+        None,
+        200,
+        [*LIST_PARAMS, "tenantId"],
+    ),
+    (
+        "delete",
+        "/integrations/keys/{id}",
+        "Revoke a key everywhere within 1 s (admin)",
+        None,
+        204,
+        [],
+    ),
     ("post", "/integrations/destinations", "Create a destination", DestinationIn, 201, []),
     (
         "get",
@@ -179,7 +195,9 @@ def build_document() -> dict[str, Any]:
                 str(status): {"description": "success"},
                 "401": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"},
                 "422": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Error"},
             },
             "parameters": [
                 {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}

@@ -26,16 +26,15 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.api.common import (
-    authenticate,
     check_tenant,
     principal_for_key,
     run,
     scope_tenant,
     services,
 )
-from gateway.errors import GatewayError, ValidationError
+from gateway.errors import AuthError, GatewayError, ValidationError
 from gateway.models import iso
-from gateway.store import Principal, Store
+from gateway.store import Store
 from gateway.store.stats import CHANGE_FEED_LIMIT
 
 POLL_SECONDS = 0.5
@@ -71,7 +70,7 @@ def _horizon(request: Request) -> ChangeHorizon:
     return horizon
 
 
-async def _principal(request: Request) -> Principal:
+def _key(request: Request) -> str:
     """``x-api-key``, or ``apiKey`` in the query (stripped from the scope once read)."""
     pairs = parse_qsl(
         request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
@@ -81,9 +80,12 @@ async def _principal(request: Request) -> Principal:
         request.scope["query_string"] = urlencode(
             [(k, v) for k, v in pairs if k != "apiKey"]
         ).encode("latin-1")
-    if request.headers.get("x-api-key") or key is None:
-        return await authenticate(request)
-    return await principal_for_key(services(request), key)
+    header = request.headers.get("x-api-key")
+    if header or key is None:
+        if not header:
+            raise AuthError("missing x-api-key header")
+        return str(header)
+    return str(key)
 
 
 def _start_seq(request: Request) -> int | None:
@@ -123,8 +125,9 @@ def sse_event(row: dict[str, Any]) -> str:
 
 
 async def stream(request: Request) -> Response:
-    principal = await _principal(request)
     svc = services(request)
+    key = _key(request)
+    principal = await principal_for_key(svc, key)
     tenant_id = scope_tenant(principal, request.query_params.get("tenantId") or None)
     destination_id = request.query_params.get("destinationId") or None
     if destination_id is not None:
@@ -140,6 +143,11 @@ async def stream(request: Request) -> Response:
         yield f"retry: {RETRY_MS}\n: connected at seq {last}\n\n"
         quiet_since = time.monotonic()
         while not stopping.is_set():
+            try:  # a key revoked while its stream is open: the stream ends (CONTRACT §3)
+                await principal_for_key(svc, key)
+            except AuthError:  # EventSource reconnects, and gets its 401
+                yield ": key revoked\n\n"
+                return
             upto = await horizon.get()
             rows = (
                 await run(

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
-from gateway.cli import events, keys, listen, sandbox, serve, verify
+from gateway.cli import events, keys, listen, migrate, sandbox, serve, verify
 from gateway.cli.common import STARTUP_FAILURE_EXIT, Formatter, StartupError
 from gateway.redaction import install_log_masking
 
-COMMAND_MODULES = (serve, keys, verify, listen, events, sandbox)
+COMMAND_MODULES = (serve, migrate, keys, verify, listen, events, sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

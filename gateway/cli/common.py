@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError as PydanticValidationError
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, MigrationsPending
 from gateway.redaction import database_password, install_log_masking
 from gateway.redaction import mask_urls as masked_url
 from gateway.settings import Settings
@@ -87,33 +87,47 @@ def load_settings() -> Settings:
     return settings
 
 
-def open_store_or_fail(settings: Settings) -> Store:
-    """Open (and migrate) the store; a missing, unreachable or misnamed database: one line."""
+def open_store_or_fail(settings: Settings, *, run_migrations: bool | None = None) -> Store:
+    """Open the store (migrating as ``open_store`` decides); a missing, unreachable or misnamed
+    database, or pending migrations on PostgreSQL: one line."""
     from gateway.store import open_store
 
     where = masked_url(settings.database_url)
     try:
-        return open_store(settings)
+        return open_store(settings, run_migrations=run_migrations)
     except OSError as exc:
         raise StartupError(
             f"cannot open the database {where}: {exc.strerror or exc}; "
             "point GATEWAY_DATABASE_URL at a writable path"
         ) from exc
-    except GatewayError as exc:
-        raise StartupError(f"{exc.message}; fix the setting it names") from exc
+    except MigrationsPending as exc:
+        raise StartupError(exc.message) from exc
     except Exception as exc:
-        failure = open_failure(exc)
-        if failure is None:
+        failure = database_failure(exc, settings)
+        if failure is exc:
             raise
-        kind, cause = failure
-        if kind == "url":
-            raise StartupError(
-                f"bad setting GATEWAY_DATABASE_URL={where}: {cause}; "
-                "use sqlite:///./gateway.db or postgresql+psycopg://user@host/db"
-            ) from exc
-        raise StartupError(
-            f"cannot open the database {where}: {cause}; {_database_fix(cause)}"
-        ) from exc
+        raise failure from exc
+
+
+def database_failure(exc: Exception, settings: Settings) -> Exception:
+    """The one-line ``StartupError`` for a database that cannot be used, or ``exc`` itself
+    when it is not about the database (a bug keeps its traceback)."""
+    where = masked_url(settings.database_url)
+    # The store translates driver errors (StoreUnavailable); the driver's words say why.
+    failure = open_failure(exc)
+    if failure is None and exc.__cause__ is not None:
+        failure = open_failure(exc.__cause__)
+    if failure is None:
+        if isinstance(exc, GatewayError):
+            return StartupError(f"{exc.message}; fix the setting it names")
+        return exc
+    kind, cause = failure
+    if kind == "url":
+        return StartupError(
+            f"bad setting GATEWAY_DATABASE_URL={where}: {cause}; "
+            "use sqlite:///./gateway.db or postgresql+psycopg://user@host/db"
+        )
+    return StartupError(f"cannot open the database {where}: {cause}; {_database_fix(cause)}")
 
 
 def _database_fix(cause: str) -> str:

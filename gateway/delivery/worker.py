@@ -22,7 +22,7 @@ from gateway.adapters import Outcome, ResponseInfo, Verdict
 from gateway.delivery.client import DeliveryClient
 from gateway.delivery.ratelimit import Pacer
 from gateway.delivery.request import RenderFailure, body_text, prepare, redact
-from gateway.errors import DeliveryError
+from gateway.errors import DeliveryError, StoreUnavailable
 from gateway.models import DeliveryStatus, ErrorClass, Event
 from gateway.redaction import strip_userinfo
 from gateway.registry import get_connector
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 FLUSH_MAX_RECORDS = 500
 FLUSH_INTERVAL_SECONDS = 0.05
 PACE_HORIZON_SECONDS = 2.0  # a delivery whose rate-limit slot is further away is handed back
+STORE_RETRY_SECONDS = 1.0  # how long the worker waits out a database outage before trying again
 
 
 @dataclass
@@ -82,6 +83,10 @@ class Worker:
             while not stop.is_set():
                 try:
                     progressed = await self.tick()
+                except StoreUnavailable as exc:  # an outage: one line per wait, not a traceback
+                    log.warning("%s; the worker waits %g s", exc.message, STORE_RETRY_SECONDS)
+                    await _wait_any(stop, asyncio.Event(), timeout=STORE_RETRY_SECONDS)
+                    continue
                 except Exception:  # the top loop: log and go on (STYLE: only here)
                     log.exception("worker tick failed", extra={"owner": self.owner})
                     progressed = False
@@ -116,7 +121,7 @@ class Worker:
         now_mono = time.monotonic()
         for item in claimed:
             dst = destinations.get(item.destination_id)
-            event = events.get(item.event_id)
+            event = events.get((item.event_id, item.tenant_id))
             if dst is None or event is None:
                 log.error(
                     "claimed delivery without destination or event", extra={"delivery_id": item.id}
@@ -137,17 +142,19 @@ class Worker:
             await asyncio.to_thread(self.store.release, owner=self.owner, items=to_release)
         return True
 
-    def _load(self, claimed: list[Claimed]) -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
-        rows = self.store.events_by_ids(sorted({c.event_id for c in claimed}))
+    def _load(
+        self, claimed: list[Claimed]
+    ) -> tuple[dict[tuple[str, str], Event], dict[str, dict[str, Any]]]:
+        rows = self.store.events_by_ids(sorted({(c.event_id, c.tenant_id) for c in claimed}))
         events = {
-            eid: Event(
+            key: Event(
                 id=r["id"],
                 tenant_id=r["tenant_id"],
                 type=r["type"],
                 data=r["data"],
                 created_at=r["created_at"],
             )
-            for eid, r in rows.items()
+            for key, r in rows.items()
         }
         return events, self.store.destinations_by_ids(sorted({c.destination_id for c in claimed}))
 

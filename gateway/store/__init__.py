@@ -7,11 +7,15 @@ path), ops (cursors, ticks, heartbeats, replays, sources).
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.errors import MigrationsPending
 from gateway.secretbox import SecretBox
 from gateway.settings import Settings
+from gateway.store.base import translate
 from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
-from gateway.store.engine import make_engine, migrate
+from gateway.store.engine import make_engine, migrate, pending_migrations
 from gateway.store.events import EventIn, IntakeResult
 from gateway.store.keys import KeyVerbs, Principal
 from gateway.store.ops import OpsVerbs
@@ -23,11 +27,33 @@ class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs, ReplayVerbs, StatsVer
     """Every verb the API, the worker and the scheduler use."""
 
 
-def open_store(settings: Settings, *, run_migrations: bool = True) -> Store:
+def open_store(settings: Settings, *, run_migrations: bool | None = None) -> Store:
+    """The store for ``settings``, its schema checked.
+
+    ``run_migrations``: ``True`` migrates; ``False`` trusts the schema; ``None`` (``serve``,
+    ``worker``) follows the deployment's policy: the embedded SQLite file migrates itself, and so
+    does PostgreSQL with ``GATEWAY_AUTO_MIGRATE=true``; otherwise a PostgreSQL schema that is
+    behind raises ``MigrationsPending`` (a newcomer's ``postgres`` database is not silently filled
+    with tables; an operator runs ``gateway migrate`` when they choose)."""
     engine = make_engine(settings.database_url)
+    # The box first: migration 0006 seals what earlier versions stored in clear.
     box = SecretBox.from_settings(settings.encryption_key, settings.database_dir())
-    if run_migrations:
-        migrate(engine, box)
+    try:
+        if run_migrations is None:
+            run_migrations = engine.dialect.name == "sqlite" or settings.auto_migrate
+            if not run_migrations and (pending := pending_migrations(engine)):
+                raise MigrationsPending(
+                    f"the database schema is behind ({len(pending)} migration(s) pending, up to "
+                    f"{pending[-1]}): run `gateway migrate`, or set GATEWAY_AUTO_MIGRATE=true"
+                )
+        if run_migrations:
+            migrate(engine, box)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise translate(exc) from exc
+    except MigrationsPending:
+        engine.dispose()
+        raise
     return Store(engine, box)
 
 
@@ -40,5 +66,8 @@ __all__ = [
     "Principal",
     "ReplayFilter",
     "Store",
+    "make_engine",
+    "migrate",
     "open_store",
+    "pending_migrations",
 ]

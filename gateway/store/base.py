@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from gateway.errors import StoreError
+from gateway.errors import StoreError, StoreUnavailable
 from gateway.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -41,18 +42,46 @@ class StoreBase:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except DBAPIError as exc:
-            raise StoreError(f"database error: {exc.orig!r}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {exc}") from exc
+            raise translate(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         try:
             with self.engine.connect().execution_options(readonly=True) as conn:
                 yield conn
-        except DBAPIError as exc:
-            raise StoreError(f"database error: {exc.orig!r}") from exc
+        except SQLAlchemyError as exc:
+            raise translate(exc) from exc
+
+
+def translate(exc: SQLAlchemyError) -> StoreError:
+    """The store's one seam for driver errors. A database that cannot be reached (refused or
+    dropped connection, server shutting down, pool exhausted, SQLite file locked past the busy
+    timeout) is ``StoreUnavailable`` (503, retry); anything else is a ``StoreError`` (500). Either
+    way the transaction was rolled back: nothing is half-written."""
+    if isinstance(exc, PoolTimeout) or (
+        isinstance(exc, DBAPIError) and (exc.connection_invalidated or _unreachable(exc))
+    ):
+        return StoreUnavailable(f"database unavailable: {_reason(exc)}")
+    return StoreError(f"database error: {_reason(exc)}")
+
+
+# SQLite reports a mistake in a statement as an OperationalError too; only these mean "not now".
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error", "readonly")
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        text = str(exc.orig).lower()
+        return any(marker in text for marker in _SQLITE_UNAVAILABLE)
+    return True  # psycopg: connection refused or lost, server shutting down, admin cancel
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return repr(orig) if orig is not None else str(exc)
 
 
 def page_bounds(page: int, page_size: int) -> tuple[int, int]:

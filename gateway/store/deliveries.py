@@ -99,10 +99,12 @@ class DeliveryVerbs(EventVerbs):
             out[r.delivery_id].append(row_dict(r))
         return out
 
-    def deliveries_of_event(self, event_id: str) -> list[dict[str, Any]]:
+    def deliveries_of_event(self, event_id: str, tenant_id: str) -> list[dict[str, Any]]:
         with self.read() as conn:
             rows = conn.execute(
-                select(_dlv).where(_dlv.c.event_id == event_id).order_by(_dlv.c.id)
+                select(_dlv)
+                .where(_dlv.c.event_id == event_id, _dlv.c.tenant_id == tenant_id)
+                .order_by(_dlv.c.id)
             ).all()
         return [row_dict(r) for r in rows]
 

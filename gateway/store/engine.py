@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -119,3 +121,14 @@ def _driver_cause(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """The revisions this code has that the database does not (empty when up to date)."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if set(script.get_heads()) <= current:
+        return []
+    done = {rev.revision for head in current for rev in script.iterate_revisions(head, "base")}
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in done][::-1]

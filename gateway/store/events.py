@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from gateway import ids
-from gateway.errors import NotFoundError
+from gateway.errors import NotFoundError, ValidationError
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store.base import insert_ignore, row_dict
@@ -94,17 +94,21 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]], now: datetim
 
 class EventVerbs(DestinationVerbs):
     def ingest_events(self, items: list[EventIn]) -> list[IntakeResult]:
-        """Store new events once and fan each out; duplicates (same id) change nothing."""
+        """Store new events once and fan each out; duplicates change nothing.
+
+        An event's id is scoped to its tenant (the key is ``(id, tenant_id)``): the same id from two
+        tenants is two events, and neither learns that the other exists."""
         now = self.clock()
         for item in items:
             item.id = item.id or ids.new_id(ids.EVENT)
-        results = [IntakeResult(event_id=str(item.id), status="duplicate") for item in items]
+        keys = [(str(item.id), item.tenant_id) for item in items]
+        results = [IntakeResult(event_id=key[0], status="duplicate") for key in keys]
         with self.tx() as conn:
-            first_seen: dict[str, int] = {}
-            for index, item in enumerate(items):
-                first_seen.setdefault(str(item.id), index)
+            first_seen: dict[tuple[str, str], int] = {}
+            for index, key in enumerate(keys):
+                first_seen.setdefault(key, index)
             fresh = [items[i] for i in first_seen.values()]
-            inserted: set[str] = set()
+            inserted: set[tuple[str, str]] = set()
             for start in range(0, len(fresh), INSERT_CHUNK):
                 chunk = fresh[start : start + INSERT_CHUNK]
                 stmt = (
@@ -122,37 +126,22 @@ class EventVerbs(DestinationVerbs):
                             for e in chunk
                         ]
                     )
-                    .returning(_evt.c.id)
+                    .returning(_evt.c.id, _evt.c.tenant_id)
                 )
-                inserted.update(conn.execute(stmt).scalars())
-            created = [e for e in fresh if e.id in inserted]
+                inserted.update((r.id, r.tenant_id) for r in conn.execute(stmt))
+            created = [e for e in fresh if (str(e.id), e.tenant_id) in inserted]
             deliveries = self._fan_out(conn, created, now)
-            by_event: dict[str, list[str]] = {}
+            by_event: dict[tuple[str, str], list[str]] = {}
             for d in deliveries:
-                by_event.setdefault(d["event_id"], []).append(d["id"])
-            dup_ids = [e.id for e in items if e.id not in inserted]
-            existing = self._event_delivery_ids(conn, [str(i) for i in dup_ids])
-            owners: dict[str, str] = (
-                dict(
-                    conn.execute(
-                        select(_evt.c.id, _evt.c.tenant_id).where(_evt.c.id.in_(dup_ids))
-                    ).all()
-                )
-                if dup_ids
-                else {}
-            )
-        for index, item in enumerate(items):
+                by_event.setdefault((d["event_id"], d["tenant_id"]), []).append(d["id"])
+            existing = self._event_delivery_ids(conn, [k for k in keys if k not in inserted])
+        for index, key in enumerate(keys):
             result = results[index]
-            first = items[first_seen[str(item.id)]]
-            if first.tenant_id != item.tenant_id:
-                result.status = "conflict"  # the same id twice in one batch, two tenants
-            elif item.id in inserted and first_seen[str(item.id)] == index:
+            if key in inserted and first_seen[key] == index:
                 result.status = "created"
-                result.delivery_ids = by_event.get(str(item.id), [])
-            elif owners.get(str(item.id), item.tenant_id) != item.tenant_id:
-                result.status = "conflict"  # the id belongs to another tenant's event
+                result.delivery_ids = by_event.get(key, [])
             else:
-                result.delivery_ids = existing.get(str(item.id), by_event.get(str(item.id), []))
+                result.delivery_ids = existing.get(key, by_event.get(key, []))
         return results
 
     def _fan_out(
@@ -181,32 +170,65 @@ class EventVerbs(DestinationVerbs):
         insert_deliveries(conn, rows, now)
         return rows
 
-    def _event_delivery_ids(self, conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
-        if not event_ids:
+    def _event_delivery_ids(
+        self, conn: Connection, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        """The event-triggered deliveries of each ``(event id, tenant id)``."""
+        if not keys:
             return {}
+        wanted = set(keys)
         rows = conn.execute(
-            select(_dlv.c.event_id, _dlv.c.id)
-            .where(_dlv.c.event_id.in_(event_ids), _dlv.c.trigger == DeliveryTrigger.EVENT.value)
+            select(_dlv.c.event_id, _dlv.c.tenant_id, _dlv.c.id)
+            .where(
+                _dlv.c.event_id.in_({k[0] for k in wanted}),
+                _dlv.c.tenant_id.in_({k[1] for k in wanted}),
+                _dlv.c.trigger == DeliveryTrigger.EVENT.value,
+            )
             .order_by(_dlv.c.id)
         ).all()
-        out: dict[str, list[str]] = {}
+        out: dict[tuple[str, str], list[str]] = {}
         for r in rows:
-            out.setdefault(r.event_id, []).append(r.id)
+            if (r.event_id, r.tenant_id) in wanted:
+                out.setdefault((r.event_id, r.tenant_id), []).append(r.id)
         return out
 
-    def get_event(self, event_id: str) -> dict[str, Any]:
+    def get_event(self, event_id: str, tenant_id: str | None = None) -> dict[str, Any]:
+        """The event ``event_id`` of ``tenant_id``. Without a tenant (an admin looking), the one
+        event with that id; when several tenants use the id, ``tenantId`` must say which."""
+        cond = [_evt.c.id == event_id]
+        if tenant_id is not None:
+            cond.append(_evt.c.tenant_id == tenant_id)
         with self.read() as conn:
-            row = conn.execute(select(_evt).where(_evt.c.id == event_id)).first()
-        if row is None:
+            rows = conn.execute(select(_evt).where(*cond).limit(2)).all()
+        if not rows:
             raise NotFoundError(f"event {event_id} not found")
-        return row_dict(row)
+        if len(rows) > 1:
+            raise ValidationError(
+                f"several tenants have an event {event_id}: say which with tenantId",
+                details=[{"path": "tenantId", "message": "required for this id"}],
+            )
+        return row_dict(rows[0])
 
-    def events_by_ids(self, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not event_ids:
-            return {}
+    def event_exists(self, event_id: str, tenant_id: str | None) -> bool:
+        cond = [_evt.c.id == event_id]
+        if tenant_id is not None:
+            cond.append(_evt.c.tenant_id == tenant_id)
         with self.read() as conn:
-            rows = conn.execute(select(_evt).where(_evt.c.id.in_(event_ids))).all()
-        return {r.id: row_dict(r) for r in rows}
+            return conn.execute(select(_evt.c.id).where(*cond).limit(1)).first() is not None
+
+    def events_by_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Events by ``(event id, tenant id)``."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        with self.read() as conn:
+            rows = conn.execute(
+                select(_evt).where(
+                    _evt.c.id.in_({k[0] for k in wanted}),
+                    _evt.c.tenant_id.in_({k[1] for k in wanted}),
+                )
+            ).all()
+        return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in wanted}
 
     def recent_events(
         self,

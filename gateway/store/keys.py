@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 
 from gateway import ids
 from gateway.store.base import StoreBase
@@ -65,3 +66,54 @@ class KeyVerbs(StoreBase):
         return Principal(
             key_id=row.id, tenant_id=row.tenant_id, is_admin=bool(row.is_admin), name=row.name
         )
+
+    def keys_fingerprint(self) -> tuple[int, int]:
+        """``(keys, revoked keys)``: both only grow, so any create or revoke changes it. Every
+        process's key cache reads it at most twice a second (``gateway.api.auth``)."""
+        with self.read() as conn:
+            row = conn.execute(select(func.count(), func.count(_keys.c.revoked_at))).one()
+        return int(row[0]), int(row[1])
+
+    def list_api_keys(
+        self, tenant_id: str | None = None, *, page: int = 1, page_size: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Active keys, oldest first, and how many there are; never the key or its hash.
+        ``page_size=None``: all of them (the CLI)."""
+        cond = [_keys.c.revoked_at.is_(None)]
+        if tenant_id is not None:
+            cond.append(_keys.c.tenant_id == tenant_id)
+        with self.read() as conn:
+            total = conn.execute(select(func.count()).select_from(_keys).where(*cond)).scalar_one()
+            query = (
+                select(
+                    _keys.c.id,
+                    _keys.c.tenant_id,
+                    _keys.c.name,
+                    _keys.c.is_admin,
+                    _keys.c.created_at,
+                    _keys.c.last_used_at,
+                )
+                .where(*cond)
+                .order_by(_keys.c.created_at, _keys.c.id)
+            )
+            if page_size is not None:
+                query = query.offset((page - 1) * page_size).limit(page_size)
+            rows = conn.execute(query).all()
+        return [dict(r._mapping) for r in rows], int(total)
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke ``key_id``; ``False`` when no active key has that id."""
+        with self.tx() as conn:
+            done = conn.execute(
+                update(_keys)
+                .where(_keys.c.id == key_id, _keys.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            ).rowcount
+        return bool(done)
+
+    def touch_api_key(self, key_id: str) -> None:
+        """Record that ``key_id`` was used now (the API calls this at most once a minute)."""
+        with self.tx() as conn:
+            conn.execute(
+                update(_keys).where(_keys.c.id == key_id).values(last_used_at=self.clock())
+            )

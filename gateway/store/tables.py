@@ -61,6 +61,7 @@ class ApiKeyRow(SQLModel, table=True):
     is_admin: bool = False
     created_at: datetime = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()  # written at most once a minute per key and process
 
 
 class DestinationRow(SQLModel, table=True):
@@ -101,8 +102,9 @@ class DestinationRow(SQLModel, table=True):
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_tenant_type_created", "tenant_id", "type", "created_at"),)
+    # Keyed by (id, tenant_id): an event id is scoped to its tenant (migration 0005).
     id: str = Field(primary_key=True)
-    tenant_id: str
+    tenant_id: str = Field(primary_key=True)
     type: str
     data: dict[str, Any] = _json(nullable=False)
     origin: str = "api"  # api | poller | ingest | test

@@ -18,7 +18,13 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.sandbox.postgres import scratch_postgres_database
-from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
+from tests.conftest import (
+    ADMIN_KEY,
+    POSTGRES_ADMIN_URL,
+    make_settings,
+    migrate_database,
+    task_data,
+)
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # Nothing listens on the discard port: attempts fail at once with a connect error.
@@ -36,7 +42,7 @@ def module_database(
     if not request.getfixturevalue("postgres_ok"):
         pytest.skip("PostgreSQL not reachable")
     with scratch_postgres_database(POSTGRES_ADMIN_URL, "gw_api") as url:
-        yield url
+        yield migrate_database(url)
 
 
 @contextmanager

@@ -168,7 +168,9 @@ def test_batch_answers_per_item_in_order(api: TestClient, tenant: str) -> None:
     assert deliveries_of(api, tenantId=tenant)["total"] == 3
 
 
-def test_batch_reusing_an_id_across_tenants_rejects_the_second(api: TestClient) -> None:
+def test_batch_reusing_an_id_across_tenants_makes_two_events(api: TestClient) -> None:
+    """Event ids are scoped to a tenant (CONTRACT §2): the same id from two tenants is two
+    events, each with its own deliveries."""
     a, b = new_tenant(), new_tenant()
     make_destination(api, a)
     event_id = f"shared-{a}"
@@ -183,8 +185,11 @@ def test_batch_reusing_an_id_across_tenants_rejects_the_second(api: TestClient) 
     )
     assert r.status_code == 202, r.text
     first, second = r.json()["results"]
-    assert first["status"] == "created"
-    assert second["status"] == "rejected" and "deliveryIds" not in second
+    assert first["status"] == "created" and len(first["deliveryIds"]) == 1
+    assert second["status"] == "created" and second["deliveryIds"] == []
+    for tenant_id, count in ((a, 1), (b, 0)):
+        event = api.get(f"/integrations/events/{event_id}", params={"tenantId": tenant_id}).json()
+        assert event["tenantId"] == tenant_id and len(event["deliveries"]) == count
 
 
 # Each row: the ``events`` value, and whether it is refused as a whole.

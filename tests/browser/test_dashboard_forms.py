@@ -122,7 +122,8 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         (created,) = api.get("/integrations/destinations").json()["items"]
         assert created["url"] == f"{rec_url}/made" and created["timeoutSeconds"] == 10
         assert created["retrySchedule"] == []
-        assert created["headers"] == {"X-Team": "research", "Authorization": "[redacted]"}
+        # Every header value is sealed at rest and shown redacted (CONTRACT §1).
+        assert created["headers"] == {"X-Team": "[redacted]", "Authorization": "[redacted]"}
         assert created["outputSchema"] == {"type": "object", "required": ["id", "type", "data"]}
         dst_id = created["id"]
         expect(page.locator("main h1")).to_contain_text("Research webhook")
@@ -153,14 +154,17 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         page.get_by_role("button", name="Load the current version (discard my edits)").click()
         expect(page.get_by_label("Name", exact=True)).to_have_value("Research (renamed)")
         assert api.get(f"/integrations/destinations/{dst_id}").json()["timeoutSeconds"] == 10
-        # Headers are saved together: one added means the [redacted] one must be typed again.
+        # A header added beside the [redacted] ones: those keep their stored values.
         page.get_by_role("button", name="Add a header").click()
         page.get_by_label("Header name").last.fill("X-Extra")
+        page.get_by_label("Header value").last.fill("extra-1")
         page.get_by_role("button", name="Save changes").click()
-        expect(page.locator("[data-path=headers] .field-error")).to_contain_text(
-            "Authorization: type its value again"
-        )
-        page.get_by_role("link", name="Cancel").click()
+        expect(page).to_have_url(re.compile(f"#/destinations/{dst_id}$"))
+        assert api.get(f"/integrations/destinations/{dst_id}").json()["headers"] == {
+            "X-Team": "[redacted]",
+            "Authorization": "[redacted]",
+            "X-Extra": "[redacted]",
+        }
 
         # Send a test, open its attempt: the body sent and the body received, pretty-printed.
         page.get_by_role("button", name="Send a test to Research (renamed)").click()
@@ -177,6 +181,7 @@ def test_configure_a_destination_in_the_form(gateway: dict[str, Any]) -> None:
         (got,) = rec.on("/edited")
         assert got.verified is True  # signed with the secret the dialog showed
         assert got.headers["authorization"] == "Bearer s3cret-value"  # kept through the edits
+        assert got.headers["x-team"] == "research" and got.headers["x-extra"] == "extra-1"
         assert json.loads(got.body) == json.loads(request.inner_text())
         screenshot(page, "forms-05-attempt-bodies")
 

@@ -264,6 +264,22 @@ def test_key_is_required_and_kept_out_of_the_access_log(settings: Settings) -> N
     assert any("tenantId=t1" in r for r in streamed)
 
 
+def test_a_revoked_key_ends_its_open_stream(server: str) -> None:
+    key = tenant_key(server, "t1")
+    stream = SseClient(f"{server}/integrations/stream", {"x-api-key": key})
+    try:
+        assert stream.status == 200
+        key_id = httpx.get(f"{server}/hooks/me", headers={"x-api-key": key}).json()["keyId"]
+        revoked = httpx.delete(f"{server}/integrations/keys/{key_id}", headers=admin())
+        assert revoked.status_code == 204
+        stream._thread.join(timeout=5)  # the server hangs up: the reader thread ends
+        assert not stream._thread.is_alive()
+        again = httpx.get(f"{server}/integrations/stream", headers={"x-api-key": key})
+        assert again.status_code == 401
+    finally:
+        stream.close()
+
+
 def _wait_succeeded(base: str, delivery_id: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

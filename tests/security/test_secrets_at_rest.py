@@ -245,9 +245,12 @@ def test_serve_start_up_line_masks_the_database_password(postgres_url: str, tmp_
     try:
         deadline = time.monotonic() + 120  # a loaded 2-core CI machine: imports + 6 migrations
         while "serving on" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            # Raw reads: a buffered readline() can pull several lines into Python's buffer and
+            # leave select() waiting on an empty pipe with the banner already read.
+            assert proc.stdout is not None
             ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready and proc.stdout is not None:
-                seen += proc.stdout.readline()
+            if ready:
+                seen += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
     finally:
         proc.terminate()
         try:
@@ -261,13 +264,22 @@ def test_serve_start_up_line_masks_the_database_password(postgres_url: str, tmp_
     assert "postgres:***@" in output
 
 
-def test_migration_0006_seals_what_was_in_clear(db_url: str, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema yet (the ``db_url`` fixture's PostgreSQL is migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/gateway.db"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
+
+
+def test_migration_0006_seals_what_was_in_clear(unmigrated_db_url: str, tmp_path: Path) -> None:
     """A store written by 0004 with a header value and a URL password in clear, and an attempt
     that recorded both: after the upgrade none of them is stored in clear (the SQLite file and
     WAL, or a pg_dump)."""
     import sqlalchemy as sa
 
-    engine = make_engine(db_url)
+    engine = make_engine(unmigrated_db_url)
     _upgrade_to(engine, "0004")
     meta = sa.MetaData()
     dst = sa.Table("destinations", meta, autoload_with=engine)
@@ -322,17 +334,17 @@ def test_migration_0006_seals_what_was_in_clear(db_url: str, tmp_path: Path) -> 
     headers = attempt.request_headers
     headers = json.loads(headers) if isinstance(headers, str) else headers
     assert headers == {"X-Tenant": "[redacted]", "webhook-id": "evt_1"}
-    if db_url.startswith("sqlite"):
+    if unmigrated_db_url.startswith("sqlite"):
         raw = engine.raw_connection()  # outside any transaction: fold the WAL into the file
         try:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
-        db = Path(db_url.removeprefix("sqlite:///"))
+        db = Path(unmigrated_db_url.removeprefix("sqlite:///"))
         wal = Path(f"{db}-wal")
         blob = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     else:
-        blob = _pg_dump(db_url).encode()
+        blob = _pg_dump(unmigrated_db_url).encode()
     engine.dispose()
     assert URL_PASSWORD.encode() not in blob and HEADER_OTHER.encode() not in blob
 

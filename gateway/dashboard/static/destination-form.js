@@ -10,7 +10,6 @@ import { CONNECTORS, SIGNING } from "./connectors.js";
 import { showSecret } from "./secret.js";
 import { clear, h, main, pageHead } from "./ui.js";
 
-const REDACTED = "[redacted]";
 const DEFAULT_TIMEOUT_SECONDS = 15;
 const PATCHABLE = ["name", "url", "eventTypes", "filter", "headers", "options", "retrySchedule", "timeoutSeconds", "rateLimitPerSecond", "ordered", "outputSchema"];
 
@@ -254,12 +253,8 @@ function collectValues(c) {
     if (c.secret.value.trim()) body.secret = c.secret.value.trim();
   }
   body.headers = c.headers.value();
-  // Headers are sent whole when any changes, so a value shown as [redacted] must be typed again
-  // (the API never gives it back); untouched, they are not sent and stay as stored.
-  const headersChanged = JSON.stringify(body.headers) !== JSON.stringify((dst && dst.headers) || {});
-  for (const [k, v] of Object.entries(body.headers)) {
-    if (v === REDACTED && headersChanged) problems.push(["headers", `${k}: type its value again (stored values are not shown, and the headers are saved together)`]);
-  }
+  // Header values are sealed and shown as [redacted]; a value sent back as [redacted] keeps the
+  // stored one (the API's rule), so only the values typed here change.
   const filter = parseJson(c.filter.value, "filter", problems);
   body.filter = filter === undefined ? null : filter;
   const schema = parseJson(c.outputSchema.value, "outputSchema", problems);

@@ -8,7 +8,7 @@ goes to ``url_userinfo_enc``. The seal needs the gateway's encryption key, which
 the settings, as the gateway itself would).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from typing import Any
@@ -19,7 +19,7 @@ from alembic import context, op
 from gateway.redaction import REDACTED, split_userinfo, strip_userinfo
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
