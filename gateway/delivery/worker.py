@@ -1,39 +1,48 @@
-"""The delivery worker: claim due deliveries, send them concurrently, record attempts in batches.
+"""The delivery worker: claim fairly, send concurrently, record attempts in batches, stop cleanly.
 
-One loop per process. It claims at most as many deliveries as it has free send slots, sends each
-under a per-destination concurrency cap and pace (rate limit), and hands finished attempts to a
-flusher that writes them in one transaction per batch. While deliveries are in flight their leases
-are renewed, so only a process that died lets its leases expire (and its deliveries be reclaimed).
+One loop per process. Each claim asks for no more than the worker can start now: its free send
+slots, shared round-robin among due destinations, each destination capped by its adaptive limit
+(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store. Finished
+attempts go to a flusher that writes them in one transaction per batch; the store decides what
+follows each (``gateway.outcome``) and the worker only carries it out.
+
+Leases tell the truth: only deliveries really held here (in flight, or recorded but not yet
+written) are renewed. While the store fails the worker stops claiming, keeps its records, and
+retries with a short backoff; on the way back it writes what it holds before claiming more.
+
+On stop (SIGTERM): no more claims; sends in flight get ``GATEWAY_SHUTDOWN_SECONDS`` to finish,
+the rest are cancelled and handed back, every record is written, then ``run`` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, Verdict
+from gateway.delivery.attempt import attempt, build_record
 from gateway.delivery.client import DeliveryClient
-from gateway.delivery.ratelimit import Pacer
-from gateway.delivery.request import RenderFailure, body_text, prepare, redact
-from gateway.errors import DeliveryError
+from gateway.delivery.concurrency import AdaptiveLimit, fair_share
 from gateway.models import DeliveryStatus, ErrorClass, Event
+from gateway.outcome import Policy
 from gateway.registry import get_connector
-from gateway.retry import decide, parse_retry_after
 from gateway.settings import Settings
-from gateway.store import AttemptRecord, Claimed, Store
+from gateway.store import AttemptRecord, Claimed, Recorded, Store
 
 log = logging.getLogger(__name__)
 
 FLUSH_MAX_RECORDS = 500
 FLUSH_INTERVAL_SECONDS = 0.05
-PACE_HORIZON_SECONDS = 2.0  # a delivery whose rate-limit slot is further away is handed back
+PACE_HORIZON_SECONDS = 1.0  # claim only what a rate limit lets start within this
+STORE_BACKOFF_MAX_SECONDS = 2.0  # while the store fails, retry at least this often
 
 
 @dataclass
@@ -43,6 +52,7 @@ class WorkerStats:
     succeeded: int = 0
     failed: int = 0
     released: int = 0
+    stale: int = 0  # records refused because the lease had passed to another worker
     by_outcome: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -65,12 +75,25 @@ class Worker:
         self.on_records = on_records
         self.stats = WorkerStats()
         self.wakeup = asyncio.Event()
-        self._free = settings.worker_concurrency
-        self._per_destination: dict[str, asyncio.Semaphore] = {}
-        self._pacer = Pacer()
+        self.policy = Policy(
+            auto_disable_after=(
+                timedelta(seconds=settings.auto_disable_after_seconds)
+                if settings.auto_disable_after_seconds > 0
+                else None
+            ),
+            circuit_failures=settings.circuit_failures,
+            probe_max_seconds=settings.circuit_max_probe_seconds,
+        )
+        self._held: dict[str, Claimed] = {}  # claimed here, not yet written or handed back
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # sends (or waits for their slot)
+        self._sending: set[str] = set()  # past their slot: a request may be on the wire
+        self._per_destination: Counter[str] = Counter()
+        self._limits: dict[str, AdaptiveLimit] = {}
         self._records: list[AttemptRecord] = []
+        self._to_release: list[Claimed] = []
         self._flush_now = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._store_failures = 0
         self._views: dict[tuple[str, int], Any] = {}
 
     # -- the loops -------------------------------------------------------------------------
@@ -81,74 +104,75 @@ class Worker:
             while not stop.is_set():
                 try:
                     progressed = await self.tick()
+                    self._store_failures = 0
                 except Exception:  # the top loop: log and go on (STYLE: only here)
+                    self._store_failures += 1
                     log.exception("worker tick failed", extra={"owner": self.owner})
-                    progressed = False
+                    await _wait_any(stop, timeout=self._backoff())
+                    continue
                 if not progressed:
                     self.wakeup.clear()
                     await _wait_any(stop, self.wakeup, timeout=self.settings.worker_idle_seconds)
         finally:
-            if self._inflight:
-                await asyncio.gather(*self._inflight, return_exceptions=True)
-            stop.set()
-            await flusher
-            renewer.cancel()
-            await self._flush()
+            await self._shutdown(flusher, renewer)
 
     async def tick(self) -> bool:
         """Claim and start one batch; True when anything was claimed."""
-        free = min(self._free, self.settings.worker_batch_size)
+        if self._store_failures and (self._records or self._to_release):
+            await self._flush(raise_errors=True)  # write what we hold before claiming more
+        free = min(
+            self.settings.worker_concurrency - len(self._tasks), self.settings.worker_batch_size
+        )
         if free <= 0:
-            await asyncio.sleep(0.005)
+            self._slot_freed.clear()
+            await _wait_any(self._slot_freed, timeout=0.05)
             return True
+        caps, blocked, default_cap = self._caps()
         claimed = await asyncio.to_thread(
             self.store.claim_due,
             owner=self.owner,
             limit=free,
             lease_seconds=self.settings.lease_seconds,
+            caps=caps,
+            default_cap=default_cap,
+            blocked=blocked,
+            rate_of=self._rate,
+            horizon_seconds=PACE_HORIZON_SECONDS,
         )
         if not claimed:
             return False
         self.stats.claimed += len(claimed)
-        events, destinations = await asyncio.to_thread(self._load, claimed)
-        to_release: list[tuple[Claimed, datetime]] = []
-        now_mono = time.monotonic()
         for item in claimed:
-            dst = destinations.get(item.destination_id)
-            event = events.get(item.event_id)
-            if dst is None or event is None:
-                log.error(
-                    "claimed delivery without destination or event", extra={"delivery_id": item.id}
-                )
-                continue
-            rate = self._rate(dst)
-            at = self._pacer.slot(item.destination_id, rate, now_mono, PACE_HORIZON_SECONDS)
-            if at is None:
-                wait = self._pacer.next_free(item.destination_id, now_mono) - now_mono
-                to_release.append((item, self.store.clock() + timedelta(seconds=wait)))
-                continue
-            self._free -= 1
-            task = asyncio.create_task(self._deliver(item, event, dst, at))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        if to_release:
-            self.stats.released += len(to_release)
-            await asyncio.to_thread(self.store.release, owner=self.owner, items=to_release)
+            if item.id in self._held:
+                continue  # already ours (a lease renewed by the claim): never send it twice
+            self._held[item.id] = item
+            self._per_destination[item.destination_id] += 1
+            self._tasks[item.id] = asyncio.create_task(self._deliver(item))
         return True
 
-    def _load(self, claimed: list[Claimed]) -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
-        rows = self.store.events_by_ids(sorted({c.event_id for c in claimed}))
-        events = {
-            eid: Event(
-                id=r["id"],
-                tenant_id=r["tenant_id"],
-                type=r["type"],
-                data=r["data"],
-                created_at=r["created_at"],
+    def _caps(self) -> tuple[dict[str, int], list[str], int]:
+        """Per-destination room now: the adaptive limit within the fair share, minus in flight."""
+        budget = self.settings.worker_concurrency
+        active = sum(1 for n in self._per_destination.values() if n > 0)
+        share = fair_share(budget, active)
+        caps: dict[str, int] = {}
+        blocked: list[str] = []
+        for destination_id, limit in self._limits.items():
+            room = min(limit.value, share) - self._per_destination[destination_id]
+            if room > 0:
+                caps[destination_id] = room
+            else:
+                blocked.append(destination_id)
+        default = min(int(AdaptiveLimit(self.settings.destination_concurrency).value), share)
+        return caps, blocked, default
+
+    def _limit(self, destination_id: str) -> AdaptiveLimit:
+        limit = self._limits.get(destination_id)
+        if limit is None:
+            limit = self._limits[destination_id] = AdaptiveLimit(
+                self.settings.destination_concurrency
             )
-            for eid, r in rows.items()
-        }
-        return events, self.store.destinations_by_ids(sorted({c.destination_id for c in claimed}))
+        return limit
 
     def _rate(self, dst: dict[str, Any]) -> float | None:
         if dst["rate_limit_per_second"]:
@@ -157,13 +181,6 @@ class Worker:
         if option:
             return float(option)
         return get_connector(dst["connector"]).default_rate_limit_per_second
-
-    def _destination_slots(self, dst: dict[str, Any]) -> asyncio.Semaphore:
-        sem = self._per_destination.get(dst["id"])
-        if sem is None:
-            cap = 1 if dst["ordered"] else self.settings.destination_concurrency
-            sem = self._per_destination[dst["id"]] = asyncio.Semaphore(cap)
-        return sem
 
     def _view(self, dst: dict[str, Any]) -> Any:
         key = (dst["id"], int(dst["version"]))
@@ -174,189 +191,173 @@ class Worker:
             view = self._views[key] = self.store.destination_view(dst)
         return view
 
-    # -- one attempt -------------------------------------------------------------------------
-    async def _deliver(self, item: Claimed, event: Event, dst: dict[str, Any], at: float) -> None:
+    def _backoff(self) -> float:
+        return float(min(STORE_BACKOFF_MAX_SECONDS, 0.1 * 2 ** min(self._store_failures, 5)))
+
+    # -- one delivery ------------------------------------------------------------------------
+    async def _deliver(self, item: Claimed) -> None:
+        limit = self._limit(item.destination_id)
         try:
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            async with self._destination_slots(dst):
-                record = await self._attempt(item, event, dst)
+            if item.send_at is not None:
+                delay = (item.send_at - self.store.clock()).total_seconds()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            self._sending.add(item.id)
+            t0 = time.monotonic()
+            record = await self._attempt(item)
+            limit.observe(
+                time.monotonic() - t0,
+                record.result.error_class is ErrorClass.TIMEOUT,
+                len(self._tasks) >= self.settings.worker_concurrency * 3 // 4,
+                time.monotonic(),
+            )
+        except asyncio.CancelledError:  # shutdown: hand it back unsent (or with no answer)
+            self._to_release.append(item)
+            raise
         except Exception as exc:  # a bug: record it as a retryable attempt, never leave it held
             log.exception("delivery attempt crashed", extra={"delivery_id": item.id})
             outcome = Outcome(Verdict.RETRY, f"internal error: {exc!r}", ErrorClass.INTERNAL)
-            now = self.store.clock()
-            record = self._record(
-                item, dst, item.attempt_count + 1, now, 0.0, dst["url"], {}, None, outcome
-            )
-        try:
-            self._records.append(record)
-            if len(self._records) >= FLUSH_MAX_RECORDS:
-                self._flush_now.set()
+            record = build_record(
+                item, item.destination, self.store.clock(), 0.0, "", {}, None, outcome,
+                clock=self.store.clock, rng=self.rng,
+            )  # fmt: skip
         finally:
-            self._free += 1
-
-    async def _attempt(self, item: Claimed, event: Event, dst: dict[str, Any]) -> AttemptRecord:
-        connector = get_connector(dst["connector"])
-        view = self._view(dst)
-        number = item.attempt_count + 1
-        started = self.store.clock()
-        t0 = time.perf_counter()
-        response: ResponseInfo | None = None
-        request_url, request_headers, request_body = view.url, {}, None
-        try:
-            prepared = prepare(
-                connector,
-                event,
-                view,
-                delivery_id=item.id,
-                attempt_number=number,
-                is_test=item.is_test,
-                now=started,
-                output_schema=dst["output_schema"],
-            )
-            request_url = prepared.url
-            request_headers = redact(prepared.headers, _credential_header_names(view.credentials))
-            request_body = body_text(prepared.body, view.credentials)
-            response = await self.client.send(
-                prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
-            )
-            outcome = connector.classify(response, view)
-        except RenderFailure as exc:
-            outcome = Outcome(Verdict.FAIL, str(exc), exc.error_class)
-        except DeliveryError as exc:
-            verdict = Verdict.FAIL if exc.error_class == ErrorClass.BLOCKED else Verdict.RETRY
-            outcome = Outcome(verdict, exc.message, ErrorClass(exc.error_class))
-        duration_ms = (time.perf_counter() - t0) * 1000
+            self._tasks.pop(item.id, None)
+            self._sending.discard(item.id)
+            self._per_destination[item.destination_id] -= 1
+            self._slot_freed.set()
         self.stats.sent += 1
-        record = self._record(
-            item, dst, number, started, duration_ms, request_url, request_headers, response, outcome
-        )
-        record.request_body = request_body
-        return record
+        self._records.append(record)
+        if len(self._records) >= FLUSH_MAX_RECORDS:
+            self._flush_now.set()
 
-    def _record(
-        self,
-        item: Claimed,
-        dst: dict[str, Any],
-        number: int,
-        started: datetime,
-        duration_ms: float,
-        request_url: str,
-        request_headers: dict[str, str],
-        response: ResponseInfo | None,
-        outcome: Outcome,
-    ) -> AttemptRecord:
-        now = self.store.clock()
-        retry_after = None
-        if response is not None and outcome.verdict is Verdict.RETRY:
-            retry_after = parse_retry_after(_header(response, "retry-after"), now)
-        raw_schedule = dst["retry_schedule"]
-        schedule = None if raw_schedule is None else tuple(float(s) for s in raw_schedule)
-        decision = decide(
-            attempt_number=number,
-            outcome=outcome,
-            retry_after_seconds=retry_after,
-            schedule=schedule,
-            now=now,
-            rng=self.rng,
+    async def _attempt(self, item: Claimed) -> AttemptRecord:
+        dst, row = item.destination, item.event
+        if dst is None or row is None:
+            outcome = Outcome(Verdict.FAIL, "the event is no longer stored", ErrorClass.INTERNAL)
+            now = self.store.clock()
+            return build_record(
+                item, dst, now, 0.0, "", {}, None, outcome, clock=self.store.clock, rng=self.rng
+            )
+        event = Event(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            type=row["type"],
+            data=row["data"],
+            created_at=row["created_at"],
         )
-        if outcome.verdict is Verdict.SUCCESS:
-            status = DeliveryStatus.SUCCEEDED
-        elif decision.final:
-            status = DeliveryStatus.FAILED
-        else:
-            status = DeliveryStatus.PENDING
-        disable_reason = None
-        if outcome.verdict is Verdict.DISABLE:
-            disable_reason = outcome.reason
-        elif decision.final and status is DeliveryStatus.FAILED and outcome.disable_when_exhausted:
-            disable_reason = f"{outcome.reason} (after {number} attempt{'s' if number > 1 else ''})"
-        self.stats.by_outcome[outcome.verdict.value] += 1
-        if status is DeliveryStatus.SUCCEEDED:
-            self.stats.succeeded += 1
-        elif status is DeliveryStatus.FAILED:
-            self.stats.failed += 1
-        verdict = outcome.verdict
-        if verdict is Verdict.RETRY and status is DeliveryStatus.FAILED:
-            verdict = Verdict.FAIL  # retries exhausted: this attempt was the last
-        return AttemptRecord(
-            delivery_id=item.id,
-            tenant_id=item.tenant_id,
-            destination_id=item.destination_id,
-            number=number,
-            started_at=started,
-            duration_ms=round(duration_ms, 3),
-            request_url=request_url,
-            request_headers=request_headers,
-            outcome=verdict.value,
-            status=status,
-            next_attempt_at=decision.next_attempt_at,
-            status_code=response.status_code if response else None,
-            response_headers=dict(response.headers) if response else None,
-            response_body=response.body.decode("utf-8", "replace") if response else None,
-            error_class=outcome.error_class.value if outcome.error_class else None,
-            error=outcome.reason or None,
-            disable_reason=disable_reason,
-            remove_destination=(
-                outcome.remove_subscription
-                and disable_reason is not None
-                and bool(dst["subscription"])
-            ),
+        view = self._view(dst)
+        return await attempt(
+            self.client, item, event, dst, view, clock=self.store.clock, rng=self.rng
         )
 
     # -- background duties -------------------------------------------------------------------
     async def _flush_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set() or self._inflight:
+        while not stop.is_set():
             await _wait_any(self._flush_now, stop, timeout=FLUSH_INTERVAL_SECONDS)
             self._flush_now.clear()
-            await self._flush()
+            if await self._flush():
+                continue
+            await _wait_any(stop, timeout=self._backoff())
 
-    async def _flush(self) -> None:
-        if not self._records:
-            return
+    async def _flush(self, *, raise_errors: bool = False) -> bool:
+        """Write buffered records and hand back released deliveries; False when the store failed
+        (nothing is dropped: it is all kept for the next try, and a retry never writes twice)."""
         records, self._records = self._records, []
-        window = self.settings.auto_disable_after_seconds
+        release, self._to_release = self._to_release, []
+        released = False
         try:
-            await asyncio.to_thread(
-                self.store.record_attempts,
-                owner=self.owner,
-                records=records,
-                auto_disable_after=timedelta(seconds=window) if window > 0 else None,
-            )
+            if release:
+                now = self.store.clock()
+                await asyncio.to_thread(
+                    self.store.release, owner=self.owner, items=[(c, now) for c in release]
+                )
+                self.stats.released += len(release)
+                for c in release:
+                    self._held.pop(c.id, None)
+                released = True
+            if records:
+                result = await asyncio.to_thread(
+                    self.store.record_attempts,
+                    owner=self.owner,
+                    records=records,
+                    policy=self.policy,
+                )
+                self._account(result.recorded, result.stale)
         except Exception:
-            log.exception("recording %d attempts failed; retrying", len(records))
+            self._store_failures += 1
+            if not released:
+                self._to_release[:0] = release
             self._records[:0] = records
-            await asyncio.sleep(0.5)
-            return
-        if self.on_records is not None:
+            if raise_errors:
+                raise
+            log.exception("writing %d attempts failed; will retry", len(records))
+            return False
+        if records and self.on_records is not None:
             self.on_records(records)
+        return True
+
+    def _account(self, recorded: list[Recorded], stale: list[AttemptRecord]) -> None:
+        for x in recorded:
+            self._held.pop(x.record.delivery_id, None)
+            self.stats.by_outcome[x.decision.attempt_outcome] += 1
+            if x.decision.status is DeliveryStatus.SUCCEEDED:
+                self.stats.succeeded += 1
+            elif x.decision.status is DeliveryStatus.FAILED:
+                self.stats.failed += 1
+        for r in stale:
+            self._held.pop(r.delivery_id, None)
+        if stale:
+            self.stats.stale += len(stale)
+            log.warning("%d attempts were no longer this worker's to record", len(stale))
 
     async def _renew_loop(self, stop: asyncio.Event) -> None:
         period = self.settings.lease_seconds / 3
         while not stop.is_set():
             await _wait_any(stop, timeout=period)
-            if self._inflight or self._records:
-                try:
-                    await asyncio.to_thread(
-                        self.store.renew_leases,
-                        owner=self.owner,
-                        lease_seconds=self.settings.lease_seconds,
-                    )
-                except Exception:
-                    log.exception("lease renewal failed")
+            await self._renew()
 
+    async def _renew(self) -> None:
+        if not self._held:
+            return
+        try:
+            await asyncio.to_thread(
+                self.store.renew_leases,
+                owner=self.owner,
+                delivery_ids=list(self._held),
+                lease_seconds=self.settings.lease_seconds,
+            )
+        except Exception:
+            log.exception("lease renewal failed")
 
-def _header(response: ResponseInfo, name: str) -> str | None:
-    for key, value in response.headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def _credential_header_names(credentials: dict[str, Any]) -> frozenset[str]:
-    name = credentials.get("headerName")
-    return frozenset({str(name).lower()}) if name else frozenset()
+    async def _shutdown(self, flusher: asyncio.Task[None], renewer: asyncio.Task[None]) -> None:
+        """Stop within ``GATEWAY_SHUTDOWN_SECONDS``: sends may finish, the rest go back."""
+        deadline = time.monotonic() + self.settings.shutdown_seconds
+        waiting = [t for i, t in self._tasks.items() if i not in self._sending]
+        for task in waiting:  # not started yet (waiting for a rate-limit slot): hand back now
+            task.cancel()
+        pending = list(self._tasks.values())
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic() - 1.0))
+        for task in list(self._tasks.values()):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=1.0)
+        await flusher
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        while self._records or self._to_release:
+            if await self._flush():
+                continue
+            if time.monotonic() >= deadline:
+                log.error(
+                    "shutting down with %d attempts unwritten (their deliveries are retried "
+                    "when the lease runs out)",
+                    len(self._records),
+                )
+                return
+            await asyncio.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

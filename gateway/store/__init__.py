@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from gateway.secretbox import SecretBox
 from gateway.settings import Settings
-from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
+from gateway.store.attempts import AttemptRecord, Recorded, RecordResult
+from gateway.store.claim import Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
 from gateway.store.engine import make_engine, migrate
 from gateway.store.events import EventIn, IntakeResult
@@ -38,6 +39,8 @@ __all__ = [
     "EventIn",
     "IntakeResult",
     "Principal",
+    "RecordResult",
+    "Recorded",
     "ReplayFilter",
     "Store",
     "open_store",
