@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import Counter, defaultdict
@@ -89,6 +90,8 @@ class Worker:
         self._sending: set[str] = set()  # past their slot: a request may be on the wire
         self._per_destination: Counter[str] = Counter()
         self._limits: dict[str, AdaptiveLimit] = {}
+        self._paced: dict[str, float] = {}  # each rate-limited destination's last slot here
+        self._sent_at: dict[str, float] = {}  # … and its last actual start
         self._records: list[AttemptRecord] = []
         self._to_release: list[Claimed] = []
         self._flush_now = asyncio.Event()
@@ -147,8 +150,22 @@ class Worker:
                 continue  # already ours (a lease renewed by the claim): never send it twice
             self._held[item.id] = item
             self._per_destination[item.destination_id] += 1
-            self._tasks[item.id] = asyncio.create_task(self._deliver(item))
+            self._tasks[item.id] = asyncio.create_task(self._deliver(item, self._start_at(item)))
         return True
+
+    def _start_at(self, item: Claimed) -> float:
+        """When (monotonic) to send: the slot reserved in the store, and never closer than the
+        slot spacing to this process's previous send there (slots that are already past when
+        the claim returns must not go out in one burst)."""
+        now = time.monotonic()
+        if item.send_at is None:
+            return now
+        at = max(now, now + (item.send_at - self.store.clock()).total_seconds())
+        previous = self._paced.get(item.destination_id)
+        if previous is not None:
+            at = max(at, previous + item.slot_seconds)
+        self._paced[item.destination_id] = at
+        return at
 
     def _caps(self) -> tuple[dict[str, int], list[str], int]:
         """Per-destination room now: the adaptive limit within the fair share, minus in flight."""
@@ -195,13 +212,13 @@ class Worker:
         return float(min(STORE_BACKOFF_MAX_SECONDS, 0.1 * 2 ** min(self._store_failures, 5)))
 
     # -- one delivery ------------------------------------------------------------------------
-    async def _deliver(self, item: Claimed) -> None:
+    async def _deliver(self, item: Claimed, start_at: float) -> None:
         limit = self._limit(item.destination_id)
         try:
-            if item.send_at is not None:
-                delay = (item.send_at - self.store.clock()).total_seconds()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            delay = start_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._space(item)
             self._sending.add(item.id)
             t0 = time.monotonic()
             record = await self._attempt(item)
@@ -230,6 +247,19 @@ class Worker:
         self._records.append(record)
         if len(self._records) >= FLUSH_MAX_RECORDS:
             self._flush_now.set()
+
+    async def _space(self, item: Claimed) -> None:
+        """Keep actual starts ``slot_seconds`` apart: sends that woke late together (a busy
+        event loop) go one slot after another instead of in one burst."""
+        if not item.slot_seconds:
+            return
+        while True:
+            gap = self._sent_at.get(item.destination_id, -math.inf) + item.slot_seconds
+            wait = gap - time.monotonic()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._sent_at[item.destination_id] = time.monotonic()
 
     async def _attempt(self, item: Claimed) -> AttemptRecord:
         dst, row = item.destination, item.event

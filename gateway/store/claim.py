@@ -111,6 +111,7 @@ class Claimed:
     event: dict[str, Any] | None = None  # the events row (None: the event is gone)
     destination: dict[str, Any] | None = None  # the destinations row
     send_at: datetime | None = None  # its rate-limit slot (None: at once)
+    slot_seconds: float = 0.0  # the destination's slot spacing (0: not rate-limited)
     probe: bool = False  # the circuit's probe: one at a time per destination
 
 
@@ -212,7 +213,7 @@ class ClaimVerbs(AttemptVerbs):
         self,
         conn: Connection,
         owner: str,
-        slots: dict[str, datetime | None],
+        slots: dict[str, tuple[datetime | None, float]],
         now: datetime,
         lease_seconds: float,
         destinations: dict[str, dict[str, Any]],
@@ -251,7 +252,8 @@ class ClaimVerbs(AttemptVerbs):
                 replay_of=r.replay_of,
                 event=events.get(r.event_id),
                 destination=destinations.get(r.destination_id),
-                send_at=slots[r.id],
+                send_at=slots[r.id][0],
+                slot_seconds=slots[r.id][1],
                 probe=r.destination_id in probes,
             )
             for r in rows
@@ -357,8 +359,8 @@ def _reserve_slots(
     rate_of: Callable[[dict[str, Any]], float | None] | None,
     now: datetime,
     horizon_seconds: float,
-) -> dict[str, datetime | None]:
-    """Each chosen delivery's send slot; rate-limited ones without a slot in the horizon drop out.
+) -> dict[str, tuple[datetime | None, float]]:
+    """Each chosen delivery's send slot and the slot spacing; rate-limited ones without a slot in the horizon drop out.
 
     Slots are a generic cell rate algorithm over ``destination_pacing.next_slot_at``: a send takes
     the next slot ``1 / (rate × RATE_MARGIN)`` after the last, whichever process reserves it.
@@ -366,7 +368,7 @@ def _reserve_slots(
     by_destination: dict[str, list[str]] = defaultdict(list)
     for delivery_id, destination_id in chosen:
         by_destination[destination_id].append(delivery_id)
-    slots: dict[str, datetime | None] = {}
+    slots: dict[str, tuple[datetime | None, float]] = {}
     rates = {
         d: rate_of(destinations[d]) if rate_of is not None and d in destinations else None
         for d in by_destination
@@ -388,14 +390,14 @@ def _reserve_slots(
     for destination_id, deliveries in by_destination.items():
         rate = rates[destination_id]
         if not rate:
-            slots.update(dict.fromkeys(deliveries))
+            slots.update(dict.fromkeys(deliveries, (None, 0.0)))
             continue
         interval = 1.0 / (rate * RATE_MARGIN)
         start = max(now, pacing[destination_id])
         room = (now + timedelta(seconds=horizon_seconds) - start).total_seconds()
         count = 0 if room < 0 else min(len(deliveries), math.floor(room / interval) + 1)
         for i, delivery_id in enumerate(deliveries[:count]):
-            slots[delivery_id] = start + timedelta(seconds=i * interval)
+            slots[delivery_id] = (start + timedelta(seconds=i * interval), interval)
         if count:
             conn.execute(
                 update(_pace)
