@@ -31,7 +31,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_seconds)),
     )
     _run_server(config)
     return 0
@@ -39,7 +43,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _run_server(config: Any) -> None:
     """uvicorn's server, telling the app to stop first on a signal: open SSE streams end at once
-    instead of holding the graceful shutdown for its whole timeout."""
+    instead of holding the graceful shutdown for its whole timeout, and the worker starts its
+    drain (``GATEWAY_SHUTDOWN_SECONDS``) right away."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -48,6 +53,9 @@ def _run_server(config: Any) -> None:
             if services is not None:
                 services.extras["runtime"].stop.set()
             super().handle_exit(sig, frame)
+            # SIGTERM is a clean stop (CONTRACT §1: exit 0 once the worker has drained), so
+            # uvicorn must not re-raise it at the end.
+            self._captured_signals.clear()
 
     Server(config).run()
 
