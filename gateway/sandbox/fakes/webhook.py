@@ -44,6 +44,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Script]] = {}
         self._secrets: dict[str, list[str]] = {}
+        self.defaults: dict[str, Script] = {}  # per path: the answer once its script is used up
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
 
     def expect_secret(self, path: str, *secrets: str) -> None:
@@ -80,7 +81,11 @@ class WebhookReceiver:
                 verified = False
         with self._lock:
             queue = self._scripts.get(path)
-            answer = queue.pop(0) if queue else Script(200, body=b'{"ok":true}')
+            answer = (
+                queue.pop(0)
+                if queue
+                else self.defaults.get(path, Script(200, body=b'{"ok":true}'))
+            )
         if answer.delay:
             import asyncio
 
