@@ -113,9 +113,15 @@ class Worker:
                     log.exception("worker tick failed", extra={"owner": self.owner})
                     await _wait_any(stop, timeout=self._backoff())
                     continue
-                if not progressed:
+                if not progressed:  # nothing due, or only destinations with no room left
                     self.wakeup.clear()
-                    await _wait_any(stop, self.wakeup, timeout=self.settings.worker_idle_seconds)
+                    self._slot_freed.clear()
+                    await _wait_any(
+                        stop,
+                        self.wakeup,
+                        self._slot_freed,
+                        timeout=self.settings.worker_idle_seconds,
+                    )
         finally:
             await self._shutdown(flusher, renewer)
 
