@@ -360,7 +360,8 @@ def _reserve_slots(
     now: datetime,
     horizon_seconds: float,
 ) -> dict[str, tuple[datetime | None, float]]:
-    """Each chosen delivery's send slot and the slot spacing; rate-limited ones without a slot in the horizon drop out.
+    """Each chosen delivery's send slot and the slot spacing; rate-limited deliveries without a
+    slot within the horizon drop out.
 
     Slots are a generic cell rate algorithm over ``destination_pacing.next_slot_at``: a send takes
     the next slot ``1 / (rate × RATE_MARGIN)`` after the last, whichever process reserves it.

@@ -82,9 +82,7 @@ class WebhookReceiver:
         with self._lock:
             queue = self._scripts.get(path)
             answer = (
-                queue.pop(0)
-                if queue
-                else self.defaults.get(path, Script(200, body=b'{"ok":true}'))
+                queue.pop(0) if queue else self.defaults.get(path, Script(200, body=b'{"ok":true}'))
             )
         if answer.delay:
             import asyncio
