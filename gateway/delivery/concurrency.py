@@ -1,7 +1,8 @@
 """How many sends each destination may have in flight in this process (adaptive, AIMD).
 
-A destination starts at ``START_LIMIT`` sends and grows by one per ``limit`` prompt answers, up to
-the ceiling (``GATEWAY_DESTINATION_CONCURRENCY``). A timeout halves its limit (at most once per
+A destination starts at the ceiling (``GATEWAY_DESTINATION_CONCURRENCY``): a prompt one needs its
+slots, and claims in batches cost far less than one by one. It grows back by one per ``limit``
+prompt answers after a cut. A timeout halves its limit (at most once per
 ``COOLDOWN_SECONDS``); a slow answer (over ``SLOW_SECONDS``) takes 10 % off while the process's send
 budget is contended. On top of that the worker caps every destination at its fair share of the
 budget, so a slow or dead destination holds a few slots and its neighbours keep the rest.
@@ -9,7 +10,6 @@ budget, so a slow or dead destination holds a few slots and its neighbours keep 
 
 from __future__ import annotations
 
-START_LIMIT = 8.0
 MIN_LIMIT = 1.0
 SLOW_SECONDS = 1.0
 COOLDOWN_SECONDS = 1.0  # one halving per second: a burst of timeouts is one signal
@@ -18,9 +18,9 @@ COOLDOWN_SECONDS = 1.0  # one halving per second: a burst of timeouts is one sig
 class AdaptiveLimit:
     """Additive increase, multiplicative decrease of one destination's concurrency."""
 
-    def __init__(self, ceiling: int, start: float = START_LIMIT) -> None:
+    def __init__(self, ceiling: int, start: float | None = None) -> None:
         self.ceiling = float(max(1, ceiling))
-        self._limit = min(self.ceiling, start)
+        self._limit = self.ceiling if start is None else min(self.ceiling, start)
         self._last_cut = float("-inf")
 
     @property

@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 FLUSH_MAX_RECORDS = 500
 FLUSH_INTERVAL_SECONDS = 0.05
 PACE_HORIZON_SECONDS = 1.0  # claim only what a rate limit lets start within this
+CLAIM_COALESCE_SECONDS = 0.01  # after a send finishes, wait this long before claiming again
 STORE_BACKOFF_MAX_SECONDS = 2.0  # while the store fails, retry at least this often
+HOUSEKEEPING_SECONDS = 0.25  # expired leases and circuit probes are looked at this often
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Worker:
         self._flush_now = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._store_failures = 0
+        self._last_housekeeping = -math.inf
         self._views: dict[tuple[str, int], Any] = {}
 
     # -- the loops -------------------------------------------------------------------------
@@ -122,11 +125,13 @@ class Worker:
                         self._slot_freed,
                         timeout=self.settings.worker_idle_seconds,
                     )
+                    if self._slot_freed.is_set():  # let a few more finish: one claim for them
+                        await _wait_any(stop, timeout=CLAIM_COALESCE_SECONDS)
         finally:
             await self._shutdown(flusher, renewer)
 
     async def tick(self) -> bool:
-        """Claim and start one batch; True when anything was claimed."""
+        """Claim and start one batch; True when claiming again at once may find more."""
         if self._store_failures and (self._records or self._to_release):
             await self._flush(raise_errors=True)  # write what we hold before claiming more
         free = min(
@@ -147,6 +152,7 @@ class Worker:
             blocked=blocked,
             rate_of=self._rate,
             horizon_seconds=PACE_HORIZON_SECONDS,
+            housekeeping=self._housekeeping_due(),
         )
         if not claimed:
             return False
@@ -157,6 +163,15 @@ class Worker:
             self._held[item.id] = item
             self._per_destination[item.destination_id] += 1
             self._tasks[item.id] = asyncio.create_task(self._deliver(item, self._start_at(item)))
+        # A claim that got less than it asked for met the caps or the end of what is due: wait
+        # for a destination to have room again (or new work) rather than claim again at once.
+        return len(claimed) >= free
+
+    def _housekeeping_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+            return False
+        self._last_housekeeping = now
         return True
 
     def _start_at(self, item: Claimed) -> float:
@@ -182,12 +197,23 @@ class Worker:
         blocked: list[str] = []
         for destination_id, limit in self._limits.items():
             room = min(limit.value, share) - self._per_destination[destination_id]
-            if room > 0:
+            if self._claimable(destination_id, share):
                 caps[destination_id] = room
             else:
                 blocked.append(destination_id)
         default = min(int(AdaptiveLimit(self.settings.destination_concurrency).value), share)
         return caps, blocked, default
+
+    def _claimable(self, destination_id: str, share: int | None = None) -> bool:
+        """Room for a batch: a busy destination waits until half its slots are free, so one
+        finished send does not cost one claim transaction."""
+        if share is None:
+            active = sum(1 for n in self._per_destination.values() if n > 0)
+            share = fair_share(self.settings.worker_concurrency, active)
+        cap = min(self._limit(destination_id).value, share)
+        busy = self._per_destination[destination_id]
+        room = cap - busy
+        return room > 0 and (busy == 0 or room >= max(1, cap // 2))
 
     def _limit(self, destination_id: str) -> AdaptiveLimit:
         limit = self._limits.get(destination_id)
@@ -248,7 +274,8 @@ class Worker:
             self._tasks.pop(item.id, None)
             self._sending.discard(item.id)
             self._per_destination[item.destination_id] -= 1
-            self._slot_freed.set()
+            if self._claimable(item.destination_id):
+                self._slot_freed.set()
         self.stats.sent += 1
         self._records.append(record)
         if len(self._records) >= FLUSH_MAX_RECORDS:

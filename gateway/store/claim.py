@@ -9,12 +9,12 @@ One transaction (``claim_due``) does it all, so a claim is never orphaned by a f
    caller's per-destination caps and its budget are shared round-robin over them (rank 1 of every
    destination first, then rank 2 …): a claim never takes more of one destination than the
    worker can start now, and one busy destination cannot crowd out the rest;
-4. on PostgreSQL the chosen rows are locked ``FOR UPDATE SKIP LOCKED`` (concurrent workers skip
-   each other's rows; on SQLite ``BEGIN IMMEDIATE`` makes the transaction the only writer);
-5. rate-limited destinations reserve send slots in ``destination_pacing`` (shared by every
+4. rate-limited destinations reserve send slots in ``destination_pacing`` (shared by every
    process, so N workers together keep ``rateLimitPerSecond``); a delivery without a slot within
    the horizon is not claimed;
-6. the rows move to ``sending`` under a lease and their events and destinations are read.
+5. the rows move to ``sending`` under a lease (on PostgreSQL through ``FOR UPDATE SKIP LOCKED``:
+   concurrent workers skip each other's rows, and if all were taken the next ranks are read; on
+   SQLite ``BEGIN IMMEDIATE`` makes the transaction the only writer), and their events are read.
 """
 
 from __future__ import annotations
@@ -127,31 +127,48 @@ class ClaimVerbs(AttemptVerbs):
         blocked: Collection[str] = (),
         rate_of: Callable[[dict[str, Any]], float | None] | None = None,
         horizon_seconds: float = 1.0,
+        housekeeping: bool = True,
     ) -> list[Claimed]:
         """Claim up to ``limit`` due deliveries: at most ``caps[d]`` (else ``default_cap``) of
         destination ``d``, none of ``blocked``; ``rate_of(destination row)`` gives a
-        destination's rate limit (per second), whose slots must fall within the horizon."""
+        destination's rate limit (per second), whose slots must fall within the horizon.
+        ``housekeeping`` (steps 1 and 2: expired leases, probes) may be skipped by a caller that
+        claims often; it runs them every fraction of a second."""
         now = self.clock()
         caps = caps or {}
         cap_default = limit if default_cap is None else default_cap
         blocked_ids = sorted(set(blocked)) or ["-"]
         with self.tx() as conn:
-            self._recover_expired(conn, now)
-            probes = {
-                r.id
-                for r in conn.execute(
-                    _PROBE_SQL,
-                    {
-                        "now": now,
-                        "guard": now + timedelta(seconds=lease_seconds),
-                        "blocked": blocked_ids,
-                    },
+            probes: set[str] = set()
+            if housekeeping:
+                self._recover_expired(conn, now)
+                probes = {
+                    r.id
+                    for r in conn.execute(
+                        _PROBE_SQL,
+                        {
+                            "now": now,
+                            "guard": now + timedelta(seconds=lease_seconds),
+                            "blocked": blocked_ids,
+                        },
+                    )
+                }
+            # Rows another worker holds locked are skipped and the next ranks read instead (a
+            # few rounds), so contention never makes a worker think there is nothing to do.
+            skipped: set[str] = set()
+            claimed: list[Claimed] = []
+            for _ in range(LOCK_ROUNDS):
+                chosen = self._choose(
+                    conn, now, probes, blocked_ids, caps, cap_default, limit, skipped
                 )
-            }
-            chosen = self._choose(conn, now, probes, blocked_ids, caps, cap_default, limit)
-            destinations = _rows_by_id(conn, _dst, {d for _, d in chosen})
-            slots = _reserve_slots(conn, chosen, destinations, rate_of, now, horizon_seconds)
-            claimed = self._take(conn, owner, slots, now, lease_seconds, destinations, probes)
+                if not chosen:
+                    break
+                destinations = _rows_by_id(conn, _dst, {d for _, d in chosen})
+                slots = _reserve_slots(conn, chosen, destinations, rate_of, now, horizon_seconds)
+                claimed = self._take(conn, owner, slots, now, lease_seconds, destinations, probes)
+                if claimed:
+                    break
+                skipped.update(i for i, _ in chosen)
             unused = probes - {c.destination_id for c in claimed}
             if unused:  # granted a probe but found nothing to send: open again, probe soon
                 conn.execute(
@@ -171,43 +188,21 @@ class ClaimVerbs(AttemptVerbs):
         caps: Mapping[str, int],
         cap_default: int,
         limit: int,
+        skipped: set[str],
     ) -> list[tuple[str, str]]:
-        """Candidates shared round-robin, then locked; rows another worker holds locked are
-        skipped and the next ranks read instead (a few rounds), so contention never makes a
-        worker think there is nothing to do."""
-        skipped: set[str] = set()
-        for _ in range(LOCK_ROUNDS):
-            rows = conn.execute(
-                _candidates,
-                {
-                    "now": now,
-                    "probes": sorted(probes) or ["-"],
-                    "blocked": blocked_ids,
-                    "skipped": sorted(skipped) or ["-"],
-                    "cap": max([cap_default, *caps.values(), 1]),
-                    "scan": max(limit * SCAN_FACTOR, 16),
-                },
-            ).all()
-            wanted = _share(
-                list(rows), limit, lambda d: 1 if d in probes else caps.get(d, cap_default)
-            )
-            chosen = self._lock(conn, wanted)
-            if chosen or not wanted:
-                return chosen  # some or all: the next claim reads past the rest
-            skipped.update(i for i, _ in wanted)
-        return []
-
-    def _lock(self, conn: Connection, chosen: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        if conn.dialect.name != "postgresql" or not chosen:
-            return chosen
-        locked = set(
-            conn.execute(
-                select(_dlv.c.id)
-                .where(_dlv.c.id.in_([i for i, _ in chosen]), _dlv.c.status == "pending")
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        return [(i, d) for i, d in chosen if i in locked]
+        """The candidates, shared round-robin among their destinations within the caps."""
+        rows = conn.execute(
+            _candidates,
+            {
+                "now": now,
+                "probes": sorted(probes) or ["-"],
+                "blocked": blocked_ids,
+                "skipped": sorted(skipped) or ["-"],
+                "cap": max([cap_default, *caps.values(), 1]),
+                "scan": max(limit * SCAN_FACTOR, 16),
+            },
+        ).all()
+        return _share(list(rows), limit, lambda d: 1 if d in probes else caps.get(d, cap_default))
 
     def _take(
         self,
@@ -221,9 +216,19 @@ class ClaimVerbs(AttemptVerbs):
     ) -> list[Claimed]:
         if not slots:
             return []
+        ids = sorted(slots)
+        if conn.dialect.name == "postgresql":  # skip what another worker has locked
+            free = _dlv.alias("free")
+            ids_clause: Any = _dlv.c.id.in_(
+                select(free.c.id)
+                .where(free.c.id.in_(ids), free.c.status == DeliveryStatus.PENDING.value)
+                .with_for_update(skip_locked=True)
+            )
+        else:  # SQLite: BEGIN IMMEDIATE made this transaction the only writer
+            ids_clause = _dlv.c.id.in_(ids)
         rows = move_where(
             conn,
-            [_dlv.c.id.in_(sorted(slots)), _dlv.c.status == DeliveryStatus.PENDING.value],
+            [ids_clause, _dlv.c.status == DeliveryStatus.PENDING.value],
             DeliveryStatus.SENDING,
             now,
             lease_until=now + timedelta(seconds=lease_seconds),
