@@ -89,7 +89,7 @@ class AfterAttempt:
     destination_recovered: bool = False  # the first success after a failure streak
     delivery_exhausted: bool = False  # the delivery's retries ran out: it failed
     circuit_opened: bool = False
-    circuit_closed: bool = False  # the circuit closed: held deliveries are due now
+    circuit_closed: bool = False  # the circuit closed (what waited on it is already due)
 
 
 def probe_delay(policy: Policy, probe_failures: int) -> timedelta:

@@ -23,7 +23,7 @@ from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.outcome import AfterAttempt, AttemptFacts, Circuit, Health, Policy, after_attempt
 from gateway.store.base import StoreBase, insert_ignore
 from gateway.store.changes import Move, move_each
-from gateway.store.destinations import cancel_pending, release_held
+from gateway.store.destinations import cancel_pending
 from gateway.store.tables import AttemptRow, DeliveryRow, DestinationRow
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -189,7 +189,9 @@ def _move(x: Recorded, now: datetime) -> Move:
 def _apply_destinations(
     conn: Connection, recorded: list[Recorded], health: dict[str, Health], now: datetime
 ) -> None:
-    """Each destination's final health; disables, removals, cancels and releases it caused."""
+    """Each destination's final health; the disables, removals and cancels it caused. (A circuit
+    that closes releases nothing early: what waited while it was open is already due, and a
+    retry scheduled by ``Retry-After`` keeps its time.)"""
     disabled: dict[str, AfterAttempt] = {}
     for x in recorded:
         if x.decision.destination_disabled and x.record.destination_id not in disabled:
@@ -216,9 +218,6 @@ def _apply_destinations(
         conn.execute(update(_dst).where(_dst.c.id == destination_id).values(**values))
     for destination_id in {x.record.destination_id for x in recorded if x.decision.cancel_waiting}:
         cancel_pending(conn, destination_id, now)
-    for destination_id in {x.record.destination_id for x in recorded if x.decision.circuit_closed}:
-        if health[destination_id].circuit is Circuit.CLOSED:
-            release_held(conn, destination_id, now)
 
 
 def _attempt_row(r: AttemptRecord, outcome: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ _dst = DestinationRow.__table__  # type: ignore[attr-defined]
 _evt = EventRow.__table__  # type: ignore[attr-defined]
 _pace = PacingRow.__table__  # type: ignore[attr-defined]
 
-RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends (a busy loop, another worker) never make a window too many
+RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends never make a window too many
 SCAN_FACTOR = 3  # candidate rows read per delivery the claim may take
 LOCK_ROUNDS = 4  # candidate reads when other workers hold the first ones locked
 

@@ -284,7 +284,7 @@ def cancel_pending(conn: Any, destination_id: str, now: datetime) -> None:
 
 
 def release_held(conn: Any, destination_id: str, now: datetime) -> None:
-    """Every delivery waiting on the destination is due now (enable, a circuit that closed).
+    """Every delivery waiting on the destination is due now (enable).
 
     All get the same ``next_attempt_at``, so the claim's ``ORDER BY next_attempt_at, id`` sends
     them oldest first (ids sort by creation time), the one whose attempt disabled it included.

@@ -88,7 +88,7 @@ CASES = [
     (facts(E500, probe=True), HALF_OPEN, ("pending", 5, "retry", set())),
     (facts(E500, LAST, probe=True), HALF_OPEN, ("pending", 4, "retry", set())),
     (facts(E500, LAST), OPEN, ("pending", 2, "retry", set())),
-    # any success closes it (its held deliveries are released by the store)
+    # any success closes it (what waited on it is due already)
     (facts(OK, probe=True), HALF_OPEN, ("succeeded", None, "success", {"destination_recovered", "circuit_closed"})),
 ]  # fmt: skip
 
