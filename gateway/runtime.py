@@ -64,9 +64,10 @@ class Runtime:
         self.stop.set()
         if self.scheduler is not None:
             self.scheduler.shutdown()
+        bound = self.settings.shutdown_seconds + 5  # the worker keeps its own bound; a margin
         for task in self._tasks:
             try:
-                await asyncio.wait_for(task, timeout=30)
+                await asyncio.wait_for(task, timeout=bound)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
         for closer in self.closers:

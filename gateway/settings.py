@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(0.2, alias="GATEWAY_WORKER_IDLE_SECONDS", gt=0)
     lease_seconds: float = Field(60.0, alias="GATEWAY_LEASE_SECONDS", gt=0)
     auto_disable_after_seconds: float = Field(5 * 86400, alias="GATEWAY_AUTO_DISABLE_AFTER_SECONDS")
+    shutdown_seconds: float = Field(10.0, alias="GATEWAY_SHUTDOWN_SECONDS", ge=0)  # CONTRACT §1
+    circuit_failures: int = Field(5, alias="GATEWAY_CIRCUIT_FAILURES", ge=1)
+    circuit_max_probe_seconds: float = Field(60.0, alias="GATEWAY_CIRCUIT_MAX_PROBE_SECONDS", ge=1)
     replay_rate_per_second: float = Field(200.0, alias="GATEWAY_REPLAY_RATE_PER_SECOND", gt=0)
 
     def allowed_networks(self) -> Allowlist:

@@ -12,6 +12,8 @@ disk, across restarts and across several gateway processes sharing one database;
 - ``gateway_events_total{origin}`` (intake counter) and ``gateway_intake_events_per_second``
 - ``gateway_poller_lag_seconds{tenant}``, ``gateway_poller_consecutive_failures{tenant}``
 - ``gateway_replays{status}``, ``gateway_replay_deliveries_created_total``, ``gateway_destinations``
+- ``gateway_destination_circuits{state}``: active destinations whose circuit is closed, open or
+  halfOpen (CONTRACT §2 ``circuit``)
 """
 
 from __future__ import annotations
@@ -168,6 +170,14 @@ class SnapshotCollector(Collector):
         for status, count in sorted(self.snap.destinations.items()):
             destinations.add_metric([status], count)
         yield destinations
+        circuits = GaugeMetricFamily(
+            "gateway_destination_circuits",
+            "Active destinations by circuit state (closed, open, halfOpen).",
+            labels=["state"],
+        )
+        for state in ("closed", "open", "halfOpen"):
+            circuits.add_metric([state], self.snap.circuits.get(state, 0))
+        yield circuits
 
 
 async def authorize_scrape(request: Request) -> None:

@@ -170,6 +170,7 @@ def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str,
             "status": row["status"],
             "disabled_reason": row["disabled_reason"],
             "disabled_at": row["disabled_at"],
+            "circuit": row.get("circuit") or "closed",  # CONTRACT §2: closed | open | halfOpen
             "version": row["version"],
             "has_credentials": row["credentials_enc"] is not None,
             "created_at": row["created_at"],

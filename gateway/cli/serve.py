@@ -54,7 +54,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store = open_store_or_fail(settings)
         app = create_app(settings, store=store)
         config = uvicorn.Config(
-            app, log_level=args.log_level, timeout_graceful_shutdown=10, lifespan="on"
+            app,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_seconds)),
+            lifespan="on",
         )
         banner = (
             f"person-gateway serving on http://{args.host}:{args.port} "
@@ -83,6 +86,9 @@ def _run_server(config: Any, sock: Any, banner: str) -> bool:
             if services is not None:
                 services.stopping.set()
             super().handle_exit(sig, frame)
+            # SIGTERM is a clean stop (CONTRACT §1: exit 0 once the worker has drained), so
+            # uvicorn must not re-raise it at the end.
+            self._captured_signals.clear()
 
     server = Server(config)
     try:

@@ -1,41 +1,52 @@
-"""The delivery worker: claim due deliveries, send them concurrently, record attempts in batches.
+"""The delivery worker: claim fairly, send concurrently, record attempts in batches, stop cleanly.
 
-One loop per process. It claims at most as many deliveries as it has free send slots, sends each
-under a per-destination concurrency cap and pace (rate limit), and hands finished attempts to a
-flusher that writes them in one transaction per batch. While deliveries are in flight their leases
-are renewed, so only a process that died lets its leases expire (and its deliveries be reclaimed).
+One loop per process. Each claim asks for no more than the worker can start now: its free send
+slots, shared round-robin among due destinations, each destination capped by its adaptive limit
+(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store. Finished
+attempts go to a flusher that writes them in one transaction per batch; the store decides what
+follows each (``gateway.outcome``) and the worker only carries it out.
+
+Leases tell the truth: only deliveries really held here (in flight, or recorded but not yet
+written) are renewed. While the store fails the worker stops claiming, keeps its records, and
+retries with a short backoff; on the way back it writes what it holds before claiming more.
+
+On stop (SIGTERM): no more claims; sends in flight get ``GATEWAY_SHUTDOWN_SECONDS`` to finish,
+the rest are cancelled and handed back, every record is written, then ``run`` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, Verdict
+from gateway.delivery.attempt import attempt, build_record
 from gateway.delivery.client import DeliveryClient
-from gateway.delivery.ratelimit import Pacer
-from gateway.delivery.request import RenderFailure, body_text, prepare, redact
-from gateway.errors import DeliveryError, StoreUnavailable
+from gateway.delivery.concurrency import AdaptiveLimit, fair_share
+from gateway.errors import StoreUnavailable
 from gateway.models import DeliveryStatus, ErrorClass, Event
-from gateway.redaction import strip_userinfo
+from gateway.outcome import Policy
 from gateway.registry import get_connector
-from gateway.retry import decide, parse_retry_after
 from gateway.settings import Settings
-from gateway.store import AttemptRecord, Claimed, Store
+from gateway.store import AttemptRecord, Claimed, Recorded, Store
 
 log = logging.getLogger(__name__)
 
 FLUSH_MAX_RECORDS = 500
 FLUSH_INTERVAL_SECONDS = 0.05
-PACE_HORIZON_SECONDS = 2.0  # a delivery whose rate-limit slot is further away is handed back
-STORE_RETRY_SECONDS = 1.0  # how long the worker waits out a database outage before trying again
+PACE_HORIZON_SECONDS = 1.0  # claim only what a rate limit lets start within this
+CLAIM_COALESCE_SECONDS = 0.01  # after a send finishes, wait this long before claiming again
+STORE_BACKOFF_MAX_SECONDS = 2.0  # while the store fails, retry at least this often
+HOUSEKEEPING_SECONDS = 0.25  # expired leases and circuit probes are looked at this often
 
 
 @dataclass
@@ -45,6 +56,7 @@ class WorkerStats:
     succeeded: int = 0
     failed: int = 0
     released: int = 0
+    stale: int = 0  # records refused because the lease had passed to another worker
     by_outcome: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -67,12 +79,28 @@ class Worker:
         self.on_records = on_records
         self.stats = WorkerStats()
         self.wakeup = asyncio.Event()
-        self._free = settings.worker_concurrency
-        self._per_destination: dict[str, asyncio.Semaphore] = {}
-        self._pacer = Pacer()
+        self.policy = Policy(
+            auto_disable_after=(
+                timedelta(seconds=settings.auto_disable_after_seconds)
+                if settings.auto_disable_after_seconds > 0
+                else None
+            ),
+            circuit_failures=settings.circuit_failures,
+            probe_max_seconds=settings.circuit_max_probe_seconds,
+        )
+        self._held: dict[str, Claimed] = {}  # claimed here, not yet written or handed back
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # sends (or waits for their slot)
+        self._sending: set[str] = set()  # past their slot: a request may be on the wire
+        self._per_destination: Counter[str] = Counter()
+        self._limits: dict[str, AdaptiveLimit] = {}
+        self._paced: dict[str, float] = {}  # each rate-limited destination's last slot here
+        self._sent_at: dict[str, float] = {}  # … and its last actual start
         self._records: list[AttemptRecord] = []
+        self._to_release: list[Claimed] = []
         self._flush_now = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._store_failures = 0
+        self._last_housekeeping = -math.inf
         self._views: dict[tuple[str, int], Any] = {}
 
     # -- the loops -------------------------------------------------------------------------
@@ -83,80 +111,124 @@ class Worker:
             while not stop.is_set():
                 try:
                     progressed = await self.tick()
+                    self._store_failures = 0
                 except StoreUnavailable as exc:  # an outage: one line per wait, not a traceback
-                    log.warning("%s; the worker waits %g s", exc.message, STORE_RETRY_SECONDS)
-                    await _wait_any(stop, asyncio.Event(), timeout=STORE_RETRY_SECONDS)
+                    self._store_failures += 1
+                    wait = self._backoff()
+                    log.warning("%s; the worker waits %.1f s", exc.message, wait)
+                    await _wait_any(stop, timeout=wait)
                     continue
                 except Exception:  # the top loop: log and go on (STYLE: only here)
+                    self._store_failures += 1
                     log.exception("worker tick failed", extra={"owner": self.owner})
-                    progressed = False
-                if not progressed:
+                    await _wait_any(stop, timeout=self._backoff())
+                    continue
+                if not progressed:  # nothing due, or only destinations with no room left
                     self.wakeup.clear()
-                    await _wait_any(stop, self.wakeup, timeout=self.settings.worker_idle_seconds)
+                    self._slot_freed.clear()
+                    await _wait_any(
+                        stop,
+                        self.wakeup,
+                        self._slot_freed,
+                        timeout=self.settings.worker_idle_seconds,
+                    )
+                    if self._slot_freed.is_set():  # let a few more finish: one claim for them
+                        await _wait_any(stop, timeout=CLAIM_COALESCE_SECONDS)
         finally:
-            if self._inflight:
-                await asyncio.gather(*self._inflight, return_exceptions=True)
-            stop.set()
-            await flusher
-            renewer.cancel()
-            await self._flush()
+            await self._shutdown(flusher, renewer)
 
     async def tick(self) -> bool:
-        """Claim and start one batch; True when anything was claimed."""
-        free = min(self._free, self.settings.worker_batch_size)
+        """Claim and start one batch; True when claiming again at once may find more."""
+        if self._store_failures and (self._records or self._to_release):
+            await self._flush(raise_errors=True)  # write what we hold before claiming more
+        free = min(
+            self.settings.worker_concurrency - len(self._tasks), self.settings.worker_batch_size
+        )
         if free <= 0:
-            await asyncio.sleep(0.005)
+            self._slot_freed.clear()
+            await _wait_any(self._slot_freed, timeout=0.05)
             return True
+        caps, blocked, default_cap = self._caps()
         claimed = await asyncio.to_thread(
             self.store.claim_due,
             owner=self.owner,
             limit=free,
             lease_seconds=self.settings.lease_seconds,
+            caps=caps,
+            default_cap=default_cap,
+            blocked=blocked,
+            rate_of=self._rate,
+            horizon_seconds=PACE_HORIZON_SECONDS,
+            housekeeping=self._housekeeping_due(),
         )
         if not claimed:
             return False
         self.stats.claimed += len(claimed)
-        events, destinations = await asyncio.to_thread(self._load, claimed)
-        to_release: list[tuple[Claimed, datetime]] = []
-        now_mono = time.monotonic()
         for item in claimed:
-            dst = destinations.get(item.destination_id)
-            event = events.get((item.event_id, item.tenant_id))
-            if dst is None or event is None:
-                log.error(
-                    "claimed delivery without destination or event", extra={"delivery_id": item.id}
-                )
-                continue
-            rate = self._rate(dst)
-            at = self._pacer.slot(item.destination_id, rate, now_mono, PACE_HORIZON_SECONDS)
-            if at is None:
-                wait = self._pacer.next_free(item.destination_id, now_mono) - now_mono
-                to_release.append((item, self.store.clock() + timedelta(seconds=wait)))
-                continue
-            self._free -= 1
-            task = asyncio.create_task(self._deliver(item, event, dst, at))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        if to_release:
-            self.stats.released += len(to_release)
-            await asyncio.to_thread(self.store.release, owner=self.owner, items=to_release)
+            if item.id in self._held:
+                continue  # already ours (a lease renewed by the claim): never send it twice
+            self._held[item.id] = item
+            self._per_destination[item.destination_id] += 1
+            self._tasks[item.id] = asyncio.create_task(self._deliver(item, self._start_at(item)))
+        # A claim that got less than it asked for met the caps or the end of what is due: wait
+        # for a destination to have room again (or new work) rather than claim again at once.
+        return len(claimed) >= free
+
+    def _housekeeping_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+            return False
+        self._last_housekeeping = now
         return True
 
-    def _load(
-        self, claimed: list[Claimed]
-    ) -> tuple[dict[tuple[str, str], Event], dict[str, dict[str, Any]]]:
-        rows = self.store.events_by_ids(sorted({(c.event_id, c.tenant_id) for c in claimed}))
-        events = {
-            key: Event(
-                id=r["id"],
-                tenant_id=r["tenant_id"],
-                type=r["type"],
-                data=r["data"],
-                created_at=r["created_at"],
+    def _start_at(self, item: Claimed) -> float:
+        """When (monotonic) to send: the slot reserved in the store, and never closer than the
+        slot spacing to this process's previous send there (slots that are already past when
+        the claim returns must not go out in one burst)."""
+        now = time.monotonic()
+        if item.send_at is None:
+            return now
+        at = max(now, now + (item.send_at - self.store.clock()).total_seconds())
+        previous = self._paced.get(item.destination_id)
+        if previous is not None:
+            at = max(at, previous + item.slot_seconds)
+        self._paced[item.destination_id] = at
+        return at
+
+    def _caps(self) -> tuple[dict[str, int], list[str], int]:
+        """Per-destination room now: the adaptive limit within the fair share, minus in flight."""
+        budget = self.settings.worker_concurrency
+        active = sum(1 for n in self._per_destination.values() if n > 0)
+        share = fair_share(budget, active)
+        caps: dict[str, int] = {}
+        blocked: list[str] = []
+        for destination_id, limit in self._limits.items():
+            room = min(limit.value, share) - self._per_destination[destination_id]
+            if self._claimable(destination_id, share):
+                caps[destination_id] = room
+            else:
+                blocked.append(destination_id)
+        default = min(int(AdaptiveLimit(self.settings.destination_concurrency).value), share)
+        return caps, blocked, default
+
+    def _claimable(self, destination_id: str, share: int | None = None) -> bool:
+        """Room for a batch: a busy destination waits until half its slots are free, so one
+        finished send does not cost one claim transaction."""
+        if share is None:
+            active = sum(1 for n in self._per_destination.values() if n > 0)
+            share = fair_share(self.settings.worker_concurrency, active)
+        cap = min(self._limit(destination_id).value, share)
+        busy = self._per_destination[destination_id]
+        room = cap - busy
+        return room > 0 and (busy == 0 or room >= max(1, cap // 2))
+
+    def _limit(self, destination_id: str) -> AdaptiveLimit:
+        limit = self._limits.get(destination_id)
+        if limit is None:
+            limit = self._limits[destination_id] = AdaptiveLimit(
+                self.settings.destination_concurrency
             )
-            for key, r in rows.items()
-        }
-        return events, self.store.destinations_by_ids(sorted({c.destination_id for c in claimed}))
+        return limit
 
     def _rate(self, dst: dict[str, Any]) -> float | None:
         if dst["rate_limit_per_second"]:
@@ -165,13 +237,6 @@ class Worker:
         if option:
             return float(option)
         return get_connector(dst["connector"]).default_rate_limit_per_second
-
-    def _destination_slots(self, dst: dict[str, Any]) -> asyncio.Semaphore:
-        sem = self._per_destination.get(dst["id"])
-        if sem is None:
-            cap = 1 if dst["ordered"] else self.settings.destination_concurrency
-            sem = self._per_destination[dst["id"]] = asyncio.Semaphore(cap)
-        return sem
 
     def _view(self, dst: dict[str, Any]) -> Any:
         key = (dst["id"], int(dst["version"]))
@@ -182,194 +247,187 @@ class Worker:
             view = self._views[key] = self.store.destination_view(dst)
         return view
 
-    # -- one attempt -------------------------------------------------------------------------
-    async def _deliver(self, item: Claimed, event: Event, dst: dict[str, Any], at: float) -> None:
+    def _backoff(self) -> float:
+        return float(min(STORE_BACKOFF_MAX_SECONDS, 0.1 * 2 ** min(self._store_failures, 5)))
+
+    # -- one delivery ------------------------------------------------------------------------
+    async def _deliver(self, item: Claimed, start_at: float) -> None:
+        limit = self._limit(item.destination_id)
         try:
-            delay = at - time.monotonic()
+            delay = start_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            async with self._destination_slots(dst):
-                record = await self._attempt(item, event, dst)
+            await self._space(item)
+            self._sending.add(item.id)
+            t0 = time.monotonic()
+            record = await self._attempt(item)
+            limit.observe(
+                time.monotonic() - t0,
+                record.result.error_class is ErrorClass.TIMEOUT,
+                len(self._tasks) >= self.settings.worker_concurrency * 3 // 4,
+                time.monotonic(),
+            )
+        except asyncio.CancelledError:  # shutdown: hand it back unsent (or with no answer)
+            self._to_release.append(item)
+            raise
         except Exception as exc:  # a bug: record it as a retryable attempt, never leave it held
             log.exception("delivery attempt crashed", extra={"delivery_id": item.id})
             outcome = Outcome(Verdict.RETRY, f"internal error: {exc!r}", ErrorClass.INTERNAL)
-            now = self.store.clock()
-            record = self._record(
-                item, dst, item.attempt_count + 1, now, 0.0, dst["url"], {}, None, outcome
-            )
-        try:
-            self._records.append(record)
-            if len(self._records) >= FLUSH_MAX_RECORDS:
-                self._flush_now.set()
+            record = build_record(
+                item, item.destination, self.store.clock(), 0.0, "", {}, None, outcome,
+                clock=self.store.clock, rng=self.rng,
+            )  # fmt: skip
         finally:
-            self._free += 1
-
-    async def _attempt(self, item: Claimed, event: Event, dst: dict[str, Any]) -> AttemptRecord:
-        connector = get_connector(dst["connector"])
-        view = self._view(dst)
-        number = item.attempt_count + 1
-        started = self.store.clock()
-        t0 = time.perf_counter()
-        response: ResponseInfo | None = None
-        request_url, request_headers, request_body = strip_userinfo(view.url), {}, None
-        try:
-            prepared = prepare(
-                connector,
-                event,
-                view,
-                delivery_id=item.id,
-                attempt_number=number,
-                is_test=item.is_test,
-                now=started,
-                output_schema=dst["output_schema"],
-            )
-            request_url = strip_userinfo(prepared.url)
-            request_headers = redact(prepared.headers, _secret_header_names(view, prepared.headers))
-            request_body = body_text(prepared.body, view.credentials)
-            response = await self.client.send(
-                prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
-            )
-            outcome = connector.classify(response, view)
-        except RenderFailure as exc:
-            outcome = Outcome(Verdict.FAIL, str(exc), exc.error_class)
-        except DeliveryError as exc:
-            verdict = Verdict.FAIL if exc.error_class == ErrorClass.BLOCKED else Verdict.RETRY
-            outcome = Outcome(verdict, exc.message, ErrorClass(exc.error_class))
-        duration_ms = (time.perf_counter() - t0) * 1000
+            self._tasks.pop(item.id, None)
+            self._sending.discard(item.id)
+            self._per_destination[item.destination_id] -= 1
+            if self._claimable(item.destination_id):
+                self._slot_freed.set()
         self.stats.sent += 1
-        record = self._record(
-            item, dst, number, started, duration_ms, request_url, request_headers, response, outcome
-        )
-        record.request_body = request_body
-        return record
+        self._records.append(record)
+        if len(self._records) >= FLUSH_MAX_RECORDS:
+            self._flush_now.set()
 
-    def _record(
-        self,
-        item: Claimed,
-        dst: dict[str, Any],
-        number: int,
-        started: datetime,
-        duration_ms: float,
-        request_url: str,
-        request_headers: dict[str, str],
-        response: ResponseInfo | None,
-        outcome: Outcome,
-    ) -> AttemptRecord:
-        now = self.store.clock()
-        retry_after = None
-        if response is not None and outcome.verdict is Verdict.RETRY:
-            retry_after = parse_retry_after(_header(response, "retry-after"), now)
-        raw_schedule = dst["retry_schedule"]
-        schedule = None if raw_schedule is None else tuple(float(s) for s in raw_schedule)
-        decision = decide(
-            attempt_number=number,
-            outcome=outcome,
-            retry_after_seconds=retry_after,
-            schedule=schedule,
-            now=now,
-            rng=self.rng,
+    async def _space(self, item: Claimed) -> None:
+        """Keep actual starts ``slot_seconds`` apart: sends that woke late together (a busy
+        event loop) go one slot after another instead of in one burst."""
+        if not item.slot_seconds:
+            return
+        while True:
+            gap = self._sent_at.get(item.destination_id, -math.inf) + item.slot_seconds
+            wait = gap - time.monotonic()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._sent_at[item.destination_id] = time.monotonic()
+
+    async def _attempt(self, item: Claimed) -> AttemptRecord:
+        dst, row = item.destination, item.event
+        if dst is None or row is None:
+            outcome = Outcome(Verdict.FAIL, "the event is no longer stored", ErrorClass.INTERNAL)
+            now = self.store.clock()
+            return build_record(
+                item, dst, now, 0.0, "", {}, None, outcome, clock=self.store.clock, rng=self.rng
+            )
+        event = Event(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            type=row["type"],
+            data=row["data"],
+            created_at=row["created_at"],
         )
-        if outcome.verdict is Verdict.SUCCESS:
-            status = DeliveryStatus.SUCCEEDED
-        elif decision.final:
-            status = DeliveryStatus.FAILED
-        else:
-            status = DeliveryStatus.PENDING
-        disable_reason = None
-        if outcome.verdict is Verdict.DISABLE:
-            disable_reason = outcome.reason
-        elif decision.final and status is DeliveryStatus.FAILED and outcome.disable_when_exhausted:
-            disable_reason = f"{outcome.reason} (after {number} attempt{'s' if number > 1 else ''})"
-        self.stats.by_outcome[outcome.verdict.value] += 1
-        if status is DeliveryStatus.SUCCEEDED:
-            self.stats.succeeded += 1
-        elif status is DeliveryStatus.FAILED:
-            self.stats.failed += 1
-        verdict = outcome.verdict
-        if verdict is Verdict.RETRY and status is DeliveryStatus.FAILED:
-            verdict = Verdict.FAIL  # retries exhausted: this attempt was the last
-        return AttemptRecord(
-            delivery_id=item.id,
-            tenant_id=item.tenant_id,
-            destination_id=item.destination_id,
-            number=number,
-            started_at=started,
-            duration_ms=round(duration_ms, 3),
-            request_url=request_url,
-            request_headers=request_headers,
-            outcome=verdict.value,
-            status=status,
-            next_attempt_at=decision.next_attempt_at,
-            status_code=response.status_code if response else None,
-            response_headers=dict(response.headers) if response else None,
-            response_body=response.body.decode("utf-8", "replace") if response else None,
-            error_class=outcome.error_class.value if outcome.error_class else None,
-            error=outcome.reason or None,
-            disable_reason=disable_reason,
-            remove_destination=(
-                outcome.remove_subscription
-                and disable_reason is not None
-                and bool(dst["subscription"])
-            ),
+        view = self._view(dst)
+        return await attempt(
+            self.client, item, event, dst, view, clock=self.store.clock, rng=self.rng
         )
 
     # -- background duties -------------------------------------------------------------------
     async def _flush_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set() or self._inflight:
+        while not stop.is_set():
             await _wait_any(self._flush_now, stop, timeout=FLUSH_INTERVAL_SECONDS)
             self._flush_now.clear()
-            await self._flush()
+            if await self._flush():
+                continue
+            await _wait_any(stop, timeout=self._backoff())
 
-    async def _flush(self) -> None:
-        if not self._records:
-            return
+    async def _flush(self, *, raise_errors: bool = False) -> bool:
+        """Write buffered records and hand back released deliveries; False when the store failed
+        (nothing is dropped: it is all kept for the next try, and a retry never writes twice)."""
         records, self._records = self._records, []
-        window = self.settings.auto_disable_after_seconds
+        release, self._to_release = self._to_release, []
+        released = False
         try:
-            await asyncio.to_thread(
-                self.store.record_attempts,
-                owner=self.owner,
-                records=records,
-                auto_disable_after=timedelta(seconds=window) if window > 0 else None,
-            )
+            if release:
+                now = self.store.clock()
+                await asyncio.to_thread(
+                    self.store.release, owner=self.owner, items=[(c, now) for c in release]
+                )
+                self.stats.released += len(release)
+                for c in release:
+                    self._held.pop(c.id, None)
+                released = True
+            if records:
+                result = await asyncio.to_thread(
+                    self.store.record_attempts,
+                    owner=self.owner,
+                    records=records,
+                    policy=self.policy,
+                )
+                self._account(result.recorded, result.stale)
         except Exception:
-            log.exception("recording %d attempts failed; retrying", len(records))
+            self._store_failures += 1
+            if not released:
+                self._to_release[:0] = release
             self._records[:0] = records
-            await asyncio.sleep(0.5)
-            return
-        if self.on_records is not None:
+            if raise_errors:
+                raise
+            log.exception("writing %d attempts failed; will retry", len(records))
+            return False
+        if records and self.on_records is not None:
             self.on_records(records)
+        return True
+
+    def _account(self, recorded: list[Recorded], stale: list[AttemptRecord]) -> None:
+        for x in recorded:
+            self._held.pop(x.record.delivery_id, None)
+            self.stats.by_outcome[x.decision.attempt_outcome] += 1
+            if x.decision.status is DeliveryStatus.SUCCEEDED:
+                self.stats.succeeded += 1
+            elif x.decision.status is DeliveryStatus.FAILED:
+                self.stats.failed += 1
+        for r in stale:
+            self._held.pop(r.delivery_id, None)
+        if stale:
+            self.stats.stale += len(stale)
+            log.warning("%d attempts were no longer this worker's to record", len(stale))
 
     async def _renew_loop(self, stop: asyncio.Event) -> None:
         period = self.settings.lease_seconds / 3
         while not stop.is_set():
             await _wait_any(stop, timeout=period)
-            if self._inflight or self._records:
-                try:
-                    await asyncio.to_thread(
-                        self.store.renew_leases,
-                        owner=self.owner,
-                        lease_seconds=self.settings.lease_seconds,
-                    )
-                except Exception:
-                    log.exception("lease renewal failed")
+            await self._renew()
 
+    async def _renew(self) -> None:
+        if not self._held:
+            return
+        try:
+            await asyncio.to_thread(
+                self.store.renew_leases,
+                owner=self.owner,
+                delivery_ids=list(self._held),
+                lease_seconds=self.settings.lease_seconds,
+            )
+        except Exception:
+            log.exception("lease renewal failed")
 
-def _header(response: ResponseInfo, name: str) -> str | None:
-    for key, value in response.headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def _secret_header_names(view: Any, sent: dict[str, str]) -> frozenset[str]:
-    """Headers an attempt keeps as ``[redacted]``: the destination's own (their values are sealed
-    at rest), unless the gateway overwrote one, and the connector's credential header."""
-    names = {name.lower() for name, value in view.headers.items() if sent.get(name) == value}
-    credential = view.credentials.get("headerName")
-    if credential:
-        names.add(str(credential).lower())
-    return frozenset(names)
+    async def _shutdown(self, flusher: asyncio.Task[None], renewer: asyncio.Task[None]) -> None:
+        """Stop within ``GATEWAY_SHUTDOWN_SECONDS``: sends may finish, the rest go back."""
+        deadline = time.monotonic() + self.settings.shutdown_seconds
+        waiting = [t for i, t in self._tasks.items() if i not in self._sending]
+        for task in waiting:  # not started yet (waiting for a rate-limit slot): hand back now
+            task.cancel()
+        pending = list(self._tasks.values())
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic() - 1.0))
+        for task in list(self._tasks.values()):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=1.0)
+        await flusher
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        while self._records or self._to_release:
+            if await self._flush():
+                continue
+            if time.monotonic() >= deadline:
+                log.error(
+                    "shutting down with %d attempts unwritten (their deliveries are retried "
+                    "when the lease runs out)",
+                    len(self._records),
+                )
+                return
+            await asyncio.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

@@ -12,8 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.errors import MigrationsPending
 from gateway.secretbox import SecretBox
 from gateway.settings import Settings
+from gateway.store.attempts import AttemptRecord, Recorded, RecordResult
 from gateway.store.base import translate
-from gateway.store.claim import AttemptRecord, Claimed, ClaimVerbs
+from gateway.store.claim import Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
 from gateway.store.engine import make_engine, migrate, pending_migrations
 from gateway.store.events import EventIn, IntakeResult
@@ -64,6 +65,8 @@ __all__ = [
     "EventIn",
     "IntakeResult",
     "Principal",
+    "RecordResult",
+    "Recorded",
     "ReplayFilter",
     "Store",
     "make_engine",

@@ -1,76 +1,102 @@
-"""The worker's hot path: claim due deliveries in one statement, record attempts in batches.
+"""The worker's hot path: claim due deliveries fairly, with what they need to be sent, in one go.
 
-Claiming is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: on
-PostgreSQL concurrent workers skip each other's rows; on SQLite the statement runs under
-``BEGIN IMMEDIATE`` (one writer) and the lease carries correctness. An expired lease (a process
-that died mid-send) makes a ``sending`` delivery claimable again.
+One transaction (``claim_due``) does it all, so a claim is never orphaned by a failed second read:
+
+1. expired leases (a process that died mid-send) make their deliveries ``pending`` again;
+2. destinations whose circuit is open and due for a probe get one (``halfOpen``, with a guard);
+3. candidates: due deliveries ranked per destination (``row_number() OVER (PARTITION BY
+   destination_id …)``), so every due destination shows up, not only the oldest backlog; the
+   caller's per-destination caps and its budget are shared round-robin over them (rank 1 of every
+   destination first, then rank 2 …): a claim never takes more of one destination than the
+   worker can start now, and one busy destination cannot crowd out the rest;
+4. rate-limited destinations reserve send slots in ``destination_pacing`` (shared by every
+   process, so N workers together keep ``rateLimitPerSecond``); a delivery without a slot within
+   the horizon is not claimed;
+5. the rows move to ``sending`` under a lease (on PostgreSQL through ``FOR UPDATE SKIP LOCKED``:
+   concurrent workers skip each other's rows, and if all were taken the next ranks are read; on
+   SQLite ``BEGIN IMMEDIATE`` makes the transaction the only writer), and their events are read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
-from gateway import ids
-from gateway.models import DeliveryStatus, DestinationStatus
-from gateway.store.base import StoreBase
-from gateway.store.destinations import cancel_pending
+from gateway.models import DeliveryStatus
+from gateway.outcome import Circuit
+from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
+from gateway.store.base import insert_ignore, row_dict
+from gateway.store.changes import Move, move_each, move_where
 from gateway.store.tables import (
-    AttemptRow,
-    DeliveryChangeRow,
     DeliveryRow,
     DestinationRow,
+    EventRow,
+    PacingRow,
     UTCDateTime,
 )
 
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
+__all__ = ["AttemptRecord", "Claimed", "ClaimVerbs", "Recorded"]
 
-_CLAIM_SQL = """
-UPDATE deliveries SET status = 'sending', lease_until = :lease_until, leased_by = :owner,
-       updated_at = :now
-WHERE id IN (
-    SELECT d.id FROM deliveries d JOIN destinations t ON t.id = d.destination_id
+_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
+_dst = DestinationRow.__table__  # type: ignore[attr-defined]
+_evt = EventRow.__table__  # type: ignore[attr-defined]
+_pace = PacingRow.__table__  # type: ignore[attr-defined]
+
+RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends never make a window too many
+SCAN_FACTOR = 3  # candidate rows read per delivery the claim may take
+LOCK_ROUNDS = 4  # candidate reads when other workers hold the first ones locked
+
+_CANDIDATES_SQL = """
+SELECT id, destination_id, rn FROM (
+    SELECT d.id, d.destination_id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.destination_id
+                              ORDER BY d.next_attempt_at, d.id) AS rn
+    FROM deliveries d JOIN destinations t ON t.id = d.destination_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= :now
       AND t.status = 'active' AND t.deleted_at IS NULL
+      AND (t.circuit = 'closed' OR t.id IN :probes)
+      AND t.id NOT IN :blocked AND d.id NOT IN :skipped
       AND (NOT t.ordered OR NOT EXISTS (
             SELECT 1 FROM deliveries e
             WHERE e.destination_id = d.destination_id AND e.id < d.id
               AND e.status IN ('pending', 'sending')))
-    ORDER BY d.next_attempt_at, d.id
-    LIMIT :limit {lock}
-)
-RETURNING id, tenant_id, event_id, event_type, destination_id, connector, attempt_count,
-          is_test, trigger, replay_of
+) ranked
+WHERE rn <= :cap
+ORDER BY rn, next_attempt_at, id
+LIMIT :scan
 """
 
+_candidates = text(_CANDIDATES_SQL).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("probes", expanding=True),
+    bindparam("blocked", expanding=True),
+    bindparam("skipped", expanding=True),
+)
 
-# A lease that ran out belongs to a process that died mid-send: its delivery is due again now.
-# Kept apart from the claim so the claim can walk the (status, next_attempt_at, id) index in order.
-_RECOVER_SQL = text("""
-UPDATE deliveries SET status = 'pending', next_attempt_at = :now, lease_until = NULL,
-       leased_by = NULL, updated_at = :now
-WHERE status = 'sending' AND lease_until < :now
-RETURNING id, tenant_id, destination_id, attempt_count
-""").bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-def _claim_statement(dialect: str) -> Any:
-    lock = "FOR UPDATE OF d SKIP LOCKED" if dialect == "postgresql" else ""
-    return text(_CLAIM_SQL.format(lock=lock)).bindparams(
-        bindparam("now", type_=UTCDateTime()),
-        bindparam("lease_until", type_=UTCDateTime()),
-    )
+# A probe is granted only where something is due to probe with.
+_PROBE_SQL = text("""
+UPDATE destinations SET circuit = 'halfOpen', circuit_retry_at = :guard
+WHERE circuit <> 'closed' AND circuit_retry_at <= :now
+  AND status = 'active' AND deleted_at IS NULL AND id NOT IN :blocked
+  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.destination_id = destinations.id
+              AND d.status = 'pending' AND d.next_attempt_at <= :now)
+RETURNING id
+""").bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("guard", type_=UTCDateTime()),
+    bindparam("blocked", expanding=True),
+)
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery this worker now holds under a lease."""
+    """A delivery this worker now holds under a lease, with what sending it needs."""
 
     id: str
     tenant_id: str
@@ -82,283 +108,321 @@ class Claimed:
     is_test: bool
     trigger: str
     replay_of: str | None
+    event: dict[str, Any] | None = None  # the events row (None: the event is gone)
+    destination: dict[str, Any] | None = None  # the destinations row
+    send_at: datetime | None = None  # its rate-limit slot (None: at once)
+    slot_seconds: float = 0.0  # the destination's slot spacing (0: not rate-limited)
+    probe: bool = False  # the circuit's probe: one at a time per destination
 
 
-@dataclass
-class AttemptRecord:
-    """One finished attempt and what it decided, written by ``record_attempts``."""
-
-    delivery_id: str
-    tenant_id: str
-    destination_id: str
-    number: int
-    started_at: datetime
-    duration_ms: float
-    request_url: str
-    request_headers: dict[str, str]
-    outcome: str  # success | retry | fail | disable
-    status: DeliveryStatus  # the delivery's new status
-    next_attempt_at: datetime | None
-    status_code: int | None = None
-    response_headers: dict[str, str] | None = None
-    response_body: str | None = None
-    request_body: str | None = None
-    error_class: str | None = None
-    error: str | None = None
-    disable_reason: str | None = None  # set: disable the destination with this reason
-    remove_destination: bool = False  # a platform subscription answered 410: delete it
-    id: str = field(default_factory=lambda: ids.new_id(ids.ATTEMPT))
-
-
-class ClaimVerbs(StoreBase):
-    def claim_due(self, *, owner: str, limit: int, lease_seconds: float) -> list[Claimed]:
+class ClaimVerbs(AttemptVerbs):
+    def claim_due(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        caps: Mapping[str, int] | None = None,
+        default_cap: int | None = None,
+        blocked: Collection[str] = (),
+        rate_of: Callable[[dict[str, Any]], float | None] | None = None,
+        horizon_seconds: float = 1.0,
+        housekeeping: bool = True,
+    ) -> list[Claimed]:
+        """Claim up to ``limit`` due deliveries: at most ``caps[d]`` (else ``default_cap``) of
+        destination ``d``, none of ``blocked``; ``rate_of(destination row)`` gives a
+        destination's rate limit (per second), whose slots must fall within the horizon.
+        ``housekeeping`` (steps 1 and 2: expired leases, probes) may be skipped by a caller that
+        claims often; it runs them every fraction of a second."""
         now = self.clock()
+        caps = caps or {}
+        cap_default = limit if default_cap is None else default_cap
+        blocked_ids = sorted(set(blocked)) or ["-"]
         with self.tx() as conn:
-            self._recover_expired(conn, now)
-            rows = conn.execute(
-                _claim_statement(conn.dialect.name),
-                {
-                    "now": now,
-                    "lease_until": now + timedelta(seconds=lease_seconds),
-                    "owner": owner,
-                    "limit": limit,
-                },
-            ).all()
-            claimed = [
-                Claimed(
-                    id=r.id,
-                    tenant_id=r.tenant_id,
-                    event_id=r.event_id,
-                    event_type=r.event_type,
-                    destination_id=r.destination_id,
-                    connector=r.connector,
-                    attempt_count=int(r.attempt_count),
-                    is_test=bool(r.is_test),
-                    trigger=r.trigger,
-                    replay_of=r.replay_of,
-                )
-                for r in rows
-            ]
-            if claimed:
-                conn.execute(
-                    insert(_chg),
-                    [
+            probes: set[str] = set()
+            if housekeeping:
+                self._recover_expired(conn, now)
+                probes = {
+                    r.id
+                    for r in conn.execute(
+                        _PROBE_SQL,
                         {
-                            "delivery_id": c.id,
-                            "tenant_id": c.tenant_id,
-                            "destination_id": c.destination_id,
-                            "status": DeliveryStatus.SENDING.value,
-                            "attempt_count": c.attempt_count,
-                            "at": now,
-                        }
-                        for c in claimed
-                    ],
+                            "now": now,
+                            "guard": now + timedelta(seconds=lease_seconds),
+                            "blocked": blocked_ids,
+                        },
+                    )
+                }
+            # Rows another worker holds locked are skipped and the next ranks read instead (a
+            # few rounds), so contention never makes a worker think there is nothing to do.
+            skipped: set[str] = set()
+            claimed: list[Claimed] = []
+            for _ in range(LOCK_ROUNDS):
+                chosen = self._choose(
+                    conn, now, probes, blocked_ids, caps, cap_default, limit, skipped
+                )
+                if not chosen:
+                    break
+                destinations = _rows_by_id(conn, _dst, {d for _, d in chosen})
+                slots = _reserve_slots(conn, chosen, destinations, rate_of, now, horizon_seconds)
+                claimed = self._take(conn, owner, slots, now, lease_seconds, destinations, probes)
+                if claimed:
+                    break
+                skipped.update(i for i, _ in chosen)
+            unused = probes - {c.destination_id for c in claimed}
+            if unused:  # granted a probe but found nothing to send: open again, probe soon
+                conn.execute(
+                    update(_dst)
+                    .where(_dst.c.id.in_(sorted(unused)), _dst.c.circuit == Circuit.HALF_OPEN.value)
+                    .values(circuit=Circuit.OPEN.value, circuit_retry_at=now)
                 )
         claimed.sort(key=lambda c: c.id)
         return claimed
 
-    def _recover_expired(self, conn: Connection, now: datetime) -> None:
-        recovered = conn.execute(_RECOVER_SQL, {"now": now}).all()
-        if recovered:
-            conn.execute(
-                insert(_chg),
-                [
-                    {
-                        "delivery_id": r.id,
-                        "tenant_id": r.tenant_id,
-                        "destination_id": r.destination_id,
-                        "status": DeliveryStatus.PENDING.value,
-                        "attempt_count": r.attempt_count,
-                        "at": now,
-                    }
-                    for r in recovered
-                ],
-            )
+    def _choose(
+        self,
+        conn: Connection,
+        now: datetime,
+        probes: set[str],
+        blocked_ids: list[str],
+        caps: Mapping[str, int],
+        cap_default: int,
+        limit: int,
+        skipped: set[str],
+    ) -> list[tuple[str, str]]:
+        """The candidates, shared round-robin among their destinations within the caps."""
+        rows = conn.execute(
+            _candidates,
+            {
+                "now": now,
+                "probes": sorted(probes) or ["-"],
+                "blocked": blocked_ids,
+                "skipped": sorted(skipped) or ["-"],
+                "cap": max([cap_default, *caps.values(), 1]),
+                "scan": max(limit * SCAN_FACTOR, 16),
+            },
+        ).all()
+        return _share(list(rows), limit, lambda d: 1 if d in probes else caps.get(d, cap_default))
 
-    def renew_leases(self, *, owner: str, lease_seconds: float) -> int:
-        """Extend every lease this worker holds (called while its deliveries are in flight)."""
+    def _take(
+        self,
+        conn: Connection,
+        owner: str,
+        slots: dict[str, tuple[datetime | None, float]],
+        now: datetime,
+        lease_seconds: float,
+        destinations: dict[str, dict[str, Any]],
+        probes: set[str],
+    ) -> list[Claimed]:
+        if not slots:
+            return []
+        ids = sorted(slots)
+        if conn.dialect.name == "postgresql":  # skip what another worker has locked
+            free = _dlv.alias("free")
+            ids_clause: Any = _dlv.c.id.in_(
+                select(free.c.id)
+                .where(free.c.id.in_(ids), free.c.status == DeliveryStatus.PENDING.value)
+                .with_for_update(skip_locked=True)
+            )
+        else:  # SQLite: BEGIN IMMEDIATE made this transaction the only writer
+            ids_clause = _dlv.c.id.in_(ids)
+        rows = move_where(
+            conn,
+            [ids_clause, _dlv.c.status == DeliveryStatus.PENDING.value],
+            DeliveryStatus.SENDING,
+            now,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            leased_by=owner,
+            returning=(
+                _dlv.c.event_id,
+                _dlv.c.event_type,
+                _dlv.c.connector,
+                _dlv.c.is_test,
+                _dlv.c.trigger,
+                _dlv.c.replay_of,
+            ),
+        )
+        events = _events_by_key(conn, {(r.event_id, r.tenant_id) for r in rows})
+        return [
+            Claimed(
+                id=r.id,
+                tenant_id=r.tenant_id,
+                event_id=r.event_id,
+                event_type=r.event_type,
+                destination_id=r.destination_id,
+                connector=r.connector,
+                attempt_count=int(r.attempt_count),
+                is_test=bool(r.is_test),
+                trigger=r.trigger,
+                replay_of=r.replay_of,
+                event=events.get((r.event_id, r.tenant_id)),
+                destination=destinations.get(r.destination_id),
+                send_at=slots[r.id][0],
+                slot_seconds=slots[r.id][1],
+                probe=r.destination_id in probes,
+            )
+            for r in rows
+        ]
+
+    def _recover_expired(self, conn: Connection, now: datetime) -> None:
+        """A lease that ran out belongs to a process that died mid-send: due again now."""
+        move_where(
+            conn,
+            [_dlv.c.status == DeliveryStatus.SENDING.value, _dlv.c.lease_until < now],
+            DeliveryStatus.PENDING,
+            now,
+            next_attempt_at=now,
+            lease_until=None,
+            leased_by=None,
+        )
+
+    def renew_leases(
+        self, *, owner: str, delivery_ids: Collection[str], lease_seconds: float
+    ) -> int:
+        """Extend the leases of exactly these deliveries (those really in flight here)."""
+        if not delivery_ids:
+            return 0
         now = self.clock()
         with self.tx() as conn:
             return int(
                 conn.execute(
                     update(_dlv)
-                    .where(_dlv.c.leased_by == owner, _dlv.c.status == DeliveryStatus.SENDING.value)
+                    .where(
+                        _dlv.c.id.in_(sorted(delivery_ids)),
+                        _dlv.c.leased_by == owner,
+                        _dlv.c.status == DeliveryStatus.SENDING.value,
+                    )
                     .values(lease_until=now + timedelta(seconds=lease_seconds))
                 ).rowcount
             )
 
     def release(self, *, owner: str, items: list[tuple[Claimed, datetime]]) -> None:
-        """Hand claimed deliveries back unsent, due again at the given time (rate limits)."""
+        """Hand claimed deliveries back unsent (shutdown), due again at the given time; a released
+        probe lets its circuit probe again at once."""
         if not items:
             return
         now = self.clock()
         with self.tx() as conn:
-            conn.execute(
-                update(_dlv)
-                .where(
-                    _dlv.c.id == bindparam("b_id"),
-                    _dlv.c.leased_by == owner,
-                    _dlv.c.status == DeliveryStatus.SENDING.value,
-                )
-                .values(
-                    status=DeliveryStatus.PENDING.value,
-                    next_attempt_at=bindparam("b_next"),
-                    lease_until=None,
-                    leased_by=None,
-                    updated_at=now,
-                ),
-                [{"b_id": c.id, "b_next": when} for c, when in items],
+            held = set(
+                conn.execute(
+                    select(_dlv.c.id).where(
+                        _dlv.c.id.in_([c.id for c, _ in items]),
+                        _dlv.c.leased_by == owner,
+                        _dlv.c.status == DeliveryStatus.SENDING.value,
+                    )
+                ).scalars()
             )
-            conn.execute(
-                insert(_chg),
+            mine = [(c, when) for c, when in items if c.id in held]
+            move_each(
+                conn,
                 [
-                    {
-                        "delivery_id": c.id,
-                        "tenant_id": c.tenant_id,
-                        "destination_id": c.destination_id,
-                        "status": DeliveryStatus.PENDING.value,
-                        "attempt_count": c.attempt_count,
-                        "at": now,
-                    }
-                    for c, _ in items
+                    Move(
+                        c.id,
+                        c.tenant_id,
+                        c.destination_id,
+                        DeliveryStatus.PENDING,
+                        c.attempt_count,
+                        {"next_attempt_at": when, "lease_until": None, "leased_by": None},
+                    )
+                    for c, when in mine
                 ],
+                now,
             )
-
-    def record_attempts(
-        self, *, owner: str, records: list[AttemptRecord], auto_disable_after: timedelta | None
-    ) -> None:
-        """Write attempts, move deliveries on and apply destination effects: one transaction."""
-        if not records:
-            return
-        now = self.clock()
-        with self.tx() as conn:
-            conn.execute(insert(_att), [_attempt_row(r) for r in records])
-            conn.execute(
-                update(_dlv)
-                .where(_dlv.c.id == bindparam("b_id"), _dlv.c.leased_by == owner)
-                .values(
-                    status=bindparam("b_status"),
-                    attempt_count=bindparam("b_number"),
-                    next_attempt_at=bindparam("b_next"),
-                    lease_until=None,
-                    leased_by=None,
-                    last_status_code=bindparam("b_code"),
-                    last_error=bindparam("b_error"),
-                    updated_at=now,
-                    completed_at=bindparam("b_completed"),
-                ),
-                [
-                    {
-                        "b_id": r.delivery_id,
-                        "b_status": r.status.value,
-                        "b_number": r.number,
-                        "b_next": r.next_attempt_at,
-                        "b_code": r.status_code,
-                        "b_error": r.error,
-                        "b_completed": None if r.status is DeliveryStatus.PENDING else now,
-                    }
-                    for r in records
-                ],
-            )
-            conn.execute(
-                insert(_chg),
-                [
-                    {
-                        "delivery_id": r.delivery_id,
-                        "tenant_id": r.tenant_id,
-                        "destination_id": r.destination_id,
-                        "status": r.status.value,
-                        "attempt_count": r.number,
-                        "at": now,
-                    }
-                    for r in records
-                ],
-            )
-            self._destination_effects(conn, records, now, auto_disable_after)
-
-    def _destination_effects(
-        self,
-        conn: Connection,
-        records: list[AttemptRecord],
-        now: datetime,
-        auto_disable_after: timedelta | None,
-    ) -> None:
-        ok = {r.destination_id for r in records if r.outcome == "success"}
-        failing = {r.destination_id for r in records if r.outcome != "success"} - ok
-        if ok:
-            conn.execute(
-                update(_dst)
-                .where(_dst.c.id.in_(ok), _dst.c.failing_since.is_not(None))
-                .values(failing_since=None)
-            )
-        if failing:
-            conn.execute(
-                update(_dst)
-                .where(_dst.c.id.in_(failing), _dst.c.failing_since.is_(None))
-                .values(failing_since=now)
-            )
-            if auto_disable_after is not None:
+            probes = sorted({c.destination_id for c, _ in mine if c.probe})
+            if probes:
                 conn.execute(
                     update(_dst)
-                    .where(
-                        _dst.c.id.in_(failing),
-                        _dst.c.status == DestinationStatus.ACTIVE.value,
-                        _dst.c.failing_since <= now - auto_disable_after,
-                    )
-                    .values(
-                        status=DestinationStatus.DISABLED.value,
-                        disabled_at=now,
-                        disabled_reason=f"every attempt failed for {_span(auto_disable_after)}",
-                        version=_dst.c.version + 1,
-                        updated_at=now,
-                    )
+                    .where(_dst.c.id.in_(probes), _dst.c.circuit == Circuit.HALF_OPEN.value)
+                    .values(circuit=Circuit.OPEN.value, circuit_retry_at=now)
                 )
-        for r in records:
-            if r.disable_reason is None:
-                continue
-            values: dict[str, Any] = {
-                "status": DestinationStatus.DISABLED.value,
-                "disabled_reason": r.disable_reason,
-                "disabled_at": now,
-                "version": _dst.c.version + 1,
-                "updated_at": now,
-            }
-            if r.remove_destination:
-                values["deleted_at"] = now
-            changed = conn.execute(
-                update(_dst)
-                .where(_dst.c.id == r.destination_id, _dst.c.deleted_at.is_(None))
-                .values(**values)
-            )
-            if r.remove_destination and changed.rowcount:
-                cancel_pending(conn, r.destination_id, now)
 
 
-def _attempt_row(r: AttemptRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "delivery_id": r.delivery_id,
-        "destination_id": r.destination_id,
-        "number": r.number,
-        "started_at": r.started_at,
-        "duration_ms": r.duration_ms,
-        "status_code": r.status_code,
-        "request_url": r.request_url,
-        "request_headers": r.request_headers,
-        "request_body": r.request_body,
-        "response_headers": r.response_headers,
-        "response_body": r.response_body,
-        "error_class": r.error_class,
-        "error": r.error,
-        "outcome": r.outcome,
+def _share(rows: list[Any], limit: int, cap: Callable[[str], int]) -> list[tuple[str, str]]:
+    """Round-robin over destinations (rows come rank 1 of all, then rank 2 …) within caps."""
+    taken: dict[str, int] = defaultdict(int)
+    chosen: list[tuple[str, str]] = []
+    for row in rows:
+        if len(chosen) >= limit:
+            break
+        if taken[row.destination_id] < cap(row.destination_id):
+            taken[row.destination_id] += 1
+            chosen.append((row.id, row.destination_id))
+    return chosen
+
+
+def _rows_by_id(conn: Connection, table: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(table).where(table.c.id.in_(sorted(ids)))).all()
+    return {r.id: row_dict(r) for r in rows}
+
+
+def _events_by_key(
+    conn: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Events by ``(event id, tenant id)``: ids are scoped to a tenant."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(_evt).where(
+            _evt.c.id.in_(sorted({k[0] for k in keys})),
+            _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
+        )
+    ).all()
+    return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in keys}
+
+
+def _reserve_slots(
+    conn: Connection,
+    chosen: list[tuple[str, str]],
+    destinations: dict[str, dict[str, Any]],
+    rate_of: Callable[[dict[str, Any]], float | None] | None,
+    now: datetime,
+    horizon_seconds: float,
+) -> dict[str, tuple[datetime | None, float]]:
+    """Each chosen delivery's send slot and the slot spacing; rate-limited deliveries without a
+    slot within the horizon drop out.
+
+    Slots are a generic cell rate algorithm over ``destination_pacing.next_slot_at``: a send takes
+    the next slot ``1 / (rate × RATE_MARGIN)`` after the last, whichever process reserves it.
+    """
+    by_destination: dict[str, list[str]] = defaultdict(list)
+    for delivery_id, destination_id in chosen:
+        by_destination[destination_id].append(delivery_id)
+    slots: dict[str, tuple[datetime | None, float]] = {}
+    rates = {
+        d: rate_of(destinations[d]) if rate_of is not None and d in destinations else None
+        for d in by_destination
     }
-
-
-def _span(value: timedelta) -> str:
-    """``5 days``, ``6 hours``, ``90 seconds``: for a destination's disabledReason."""
-    seconds = int(value.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
+    limited = sorted(d for d, rate in rates.items() if rate)
+    pacing: dict[str, datetime] = {}
+    if limited:
+        conn.execute(
+            insert_ignore(conn, _pace),
+            [{"destination_id": d, "next_slot_at": now} for d in limited],
+        )
+        rows = conn.execute(
+            select(_pace.c.destination_id, _pace.c.next_slot_at)
+            .where(_pace.c.destination_id.in_(limited))
+            .order_by(_pace.c.destination_id)
+            .with_for_update()
+        ).all()
+        pacing = {r.destination_id: r.next_slot_at for r in rows}
+    for destination_id, deliveries in by_destination.items():
+        rate = rates[destination_id]
+        if not rate:
+            slots.update(dict.fromkeys(deliveries, (None, 0.0)))
+            continue
+        interval = 1.0 / (rate * RATE_MARGIN)
+        start = max(now, pacing[destination_id])
+        room = (now + timedelta(seconds=horizon_seconds) - start).total_seconds()
+        count = 0 if room < 0 else min(len(deliveries), math.floor(room / interval) + 1)
+        for i, delivery_id in enumerate(deliveries[:count]):
+            slots[delivery_id] = (start + timedelta(seconds=i * interval), interval)
+        if count:
+            conn.execute(
+                update(_pace)
+                .where(_pace.c.destination_id == destination_id)
+                .values(next_slot_at=start + timedelta(seconds=count * interval))
+            )
+    return slots

@@ -18,12 +18,12 @@ from gateway.models import (
 )
 from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds, row_dict
-from gateway.store.tables import DeliveryChangeRow, DeliveryRow, DestinationRow
+from gateway.store.changes import move_where
+from gateway.store.tables import DeliveryRow, DestinationRow
 
 ROTATION_OVERLAP = timedelta(hours=24)
 _dst = DestinationRow.__table__  # type: ignore[attr-defined]
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
 
 # Fields a PATCH may change (snake_case); secrets and credentials are sealed separately.
 PATCHABLE = {
@@ -233,8 +233,16 @@ class DestinationVerbs(StoreBase):
             "updated_at": now,
             "version": _dst.c.version + 1,
         }
-        if status is DestinationStatus.ACTIVE:
-            values.update(disabled_reason=None, disabled_at=None, failing_since=None)
+        if status is DestinationStatus.ACTIVE:  # a fresh start: streak and circuit forgotten
+            values.update(
+                disabled_reason=None,
+                disabled_at=None,
+                failing_since=None,
+                consecutive_failures=0,
+                circuit="closed",
+                probe_failures=0,
+                circuit_retry_at=None,
+            )
         else:
             values.update(disabled_reason=reason or "disabled by operator", disabled_at=now)
         if remove:
@@ -248,17 +256,7 @@ class DestinationVerbs(StoreBase):
             if result.rowcount != 1:
                 raise NotFoundError(f"destination {destination_id} not found")
             if status is DestinationStatus.ACTIVE:
-                # Catch-up: held deliveries become due now; the claim orders by next_attempt_at
-                # then id, so the oldest go first.
-                conn.execute(
-                    update(_dlv)
-                    .where(
-                        _dlv.c.destination_id == destination_id,
-                        _dlv.c.status == DeliveryStatus.PENDING.value,
-                        _dlv.c.next_attempt_at > now,
-                    )
-                    .values(next_attempt_at=now)
-                )
+                release_held(conn, destination_id, now)
             if remove:
                 cancel_pending(conn, destination_id, now)
         return self.get_destination(destination_id, include_deleted=remove)
@@ -312,32 +310,28 @@ def _expired(key: dict[str, Any], now: datetime) -> bool:
 
 
 def cancel_pending(conn: Any, destination_id: str, now: datetime) -> None:
-    """Cancel a destination's pending deliveries (deleted or unsubscribed); rows are kept."""
-    cancelled = conn.execute(
+    """Cancel a destination's pending deliveries (deleted, unsubscribed, or gone: 410)."""
+    move_where(
+        conn,
+        [_dlv.c.destination_id == destination_id, _dlv.c.status == DeliveryStatus.PENDING.value],
+        DeliveryStatus.CANCELLED,
+        now,
+        completed_at=now,
+        next_attempt_at=None,
+    )
+
+
+def release_held(conn: Any, destination_id: str, now: datetime) -> None:
+    """Every delivery waiting on the destination is due now (enable).
+
+    All get the same ``next_attempt_at``, so the claim's ``ORDER BY next_attempt_at, id`` sends
+    them oldest first (ids sort by creation time), the one whose attempt disabled it included.
+    """
+    conn.execute(
         update(_dlv)
         .where(
-            _dlv.c.destination_id == destination_id, _dlv.c.status == DeliveryStatus.PENDING.value
+            _dlv.c.destination_id == destination_id,
+            _dlv.c.status == DeliveryStatus.PENDING.value,
         )
-        .values(
-            status=DeliveryStatus.CANCELLED.value,
-            updated_at=now,
-            completed_at=now,
-            next_attempt_at=None,
-        )
-        .returning(_dlv.c.id, _dlv.c.tenant_id, _dlv.c.attempt_count)
-    ).all()
-    if cancelled:
-        conn.execute(
-            insert(_chg),
-            [
-                {
-                    "delivery_id": r.id,
-                    "tenant_id": r.tenant_id,
-                    "destination_id": destination_id,
-                    "status": DeliveryStatus.CANCELLED.value,
-                    "attempt_count": r.attempt_count,
-                    "at": now,
-                }
-                for r in cancelled
-            ],
-        )
+        .values(next_attempt_at=now)
+    )

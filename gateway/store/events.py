@@ -13,6 +13,7 @@ from gateway.errors import NotFoundError, ValidationError
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store.base import insert_ignore, row_dict
+from gateway.store.changes import append_changes
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.tables import DeliveryChangeRow, DeliveryRow, EventRow
 
@@ -76,19 +77,19 @@ def insert_deliveries(conn: Connection, rows: list[dict[str, Any]], now: datetim
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
         conn.execute(insert(_dlv), chunk)
-        conn.execute(
-            insert(_chg),
-            [
+        append_changes(
+            conn,
+            (
                 {
                     "delivery_id": r["id"],
                     "tenant_id": r["tenant_id"],
                     "destination_id": r["destination_id"],
                     "status": r["status"],
                     "attempt_count": 0,
-                    "at": now,
                 }
                 for r in chunk
-            ],
+            ),
+            now,
         )
 
 

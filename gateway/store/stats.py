@@ -75,6 +75,7 @@ class MetricsSnapshot:
     cursors: list[dict[str, Any]]  # the poller's rows
     replays: dict[str, tuple[int, int, int]]  # status -> (jobs, matched, created)
     destinations: dict[str, int]  # status -> non-deleted destinations
+    circuits: dict[str, int] = field(default_factory=dict)  # circuit -> active destinations
 
 
 def _epoch(dialect: str, column: Any) -> ColumnElement[int]:
@@ -134,8 +135,25 @@ class StatsVerbs(StoreBase):
                     .group_by(_dst.c.status)
                 ).all()
             }
+            circuits = {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    select(_dst.c.circuit, func.count())
+                    .where(_dst.c.deleted_at.is_(None), _dst.c.status == "active")
+                    .group_by(_dst.c.circuit)
+                ).all()
+            }
         return MetricsSnapshot(
-            deliveries, queue, oldest, attempts, latency, events, cursors, replays, destinations
+            deliveries,
+            queue,
+            oldest,
+            attempts,
+            latency,
+            events,
+            cursors,
+            replays,
+            destinations,
+            circuits,
         )
 
     def _queue(self, conn: Any, now: datetime) -> tuple[dict[str, int], float]:

@@ -93,6 +93,16 @@ class DestinationRow(SQLModel, table=True):
     disabled_reason: str | None = None
     disabled_at: datetime | None = _ts()
     failing_since: datetime | None = _ts()  # first failed attempt of the current failure streak
+    circuit: str = Field(
+        default="closed", sa_column=Column(String, nullable=False, server_default="closed")
+    )  # closed | open | halfOpen (gateway.outcome.Circuit)
+    consecutive_failures: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )  # retryable failures since the last success
+    probe_failures: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )  # failed probes since the circuit opened (the probe backoff's exponent)
+    circuit_retry_at: datetime | None = _ts()  # open: next probe allowed; halfOpen: probe guard
     version: int = 1
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -143,7 +153,7 @@ class DeliveryRow(SQLModel, table=True):
 class AttemptRow(SQLModel, table=True):
     __tablename__ = "attempts"
     __table_args__ = (
-        Index("ix_attempts_delivery", "delivery_id", "number"),
+        Index("ix_attempts_delivery", "delivery_id", "number", unique=True),  # written once
         Index("ix_attempts_destination_started", "destination_id", "started_at"),
     )
     id: str = Field(primary_key=True)
@@ -161,6 +171,14 @@ class AttemptRow(SQLModel, table=True):
     error_class: str | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     outcome: str = ""  # success | retry | fail | disable
+
+
+class PacingRow(SQLModel, table=True):
+    """A rate-limited destination's next free send slot, shared by every worker process."""
+
+    __tablename__ = "destination_pacing"
+    destination_id: str = Field(primary_key=True)
+    next_slot_at: datetime = _ts(nullable=False)
 
 
 class DeliveryChangeRow(SQLModel, table=True):

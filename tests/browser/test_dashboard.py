@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.adapters import Outcome, Verdict
 from gateway.app import create_app
-from gateway.models import DeliveryStatus
 from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.webhook import Script, WebhookReceiver
 from gateway.store import AttemptRecord, open_store
@@ -97,14 +97,15 @@ def seed_history(store: Any, destination_id: str, *, success: float, latency_ms:
                 duration_ms=latency_ms * (0.6 + rng.random()) * (3 if dip else 1),
                 request_url="http://history/",
                 request_headers={},
-                outcome="success" if ok else "retry",
-                next_attempt_at=None,
-                status=DeliveryStatus.SUCCEEDED if ok else DeliveryStatus.FAILED,
+                result=(
+                    Outcome(Verdict.SUCCESS)
+                    if ok
+                    else Outcome(Verdict.RETRY, "HTTP 502 Bad Gateway")
+                ),
                 status_code=200 if ok else 502,
-                error=None if ok else "HTTP 502 Bad Gateway",
             )
         )
-    store.record_attempts(owner="history", records=records, auto_disable_after=None)
+    store.record_history(records)
 
 
 def test_dashboard_replay_test_send_and_bulk_replay(gateway: dict[str, Any]) -> None:

@@ -88,6 +88,15 @@ def test_subscribe_rejects_bad_input(
     assert r.json()["error"]["details"][0]["path"] == path
 
 
+def wait_until(check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def test_unknown_platform_and_auth(client: TestClient, tenant: dict[str, str]) -> None:
     assert client.post("/hooks/ifttt", headers=tenant, json={"url": "https://x"}).status_code == 404
     assert (
@@ -139,9 +148,10 @@ def test_zapier_410_unsubscribes_after_one_attempt(
     assert len(rec.requests) == 1
 
 
-def test_n8n_403_fails_once_and_flags(
+def test_n8n_403_disables_holds_and_enable_delivers_oldest_first(
     client: TestClient, tenant: dict[str, str], n8n: tuple[PlatformRecorder, str]
 ) -> None:
+    """CONTRACT §2 fixable disable: the delivery that met the 403 stays pending with the rest."""
     rec, url = n8n
     rec.script([403])
     dst = client.post(
@@ -155,16 +165,33 @@ def test_n8n_403_fails_once_and_flags(
         },
     ).json()
     [delivery] = post_task(client, tenant)
-    body = wait_delivery(client, delivery, "failed")
-    assert body["attemptCount"] == 1
+    wait_until(
+        lambda: (
+            client.get(f"/integrations/destinations/{dst['id']}", headers=tenant).json()["status"]
+            == "disabled"
+        )
+    )
     after = client.get(f"/integrations/destinations/{dst['id']}", headers=tenant).json()
-    assert after["status"] == "disabled" and "credential" in after["disabledReason"]
+    assert "credential" in after["disabledReason"]
+    body = client.get(f"/integrations/deliveries/{delivery}", headers=tenant).json()
+    assert body["status"] == "pending" and body["attemptCount"] == 1
     attempt = client.get(f"/integrations/deliveries/{delivery}", headers=tenant).json()["attempts"][
         0
     ]
     assert attempt["requestHeaders"]["X-API-Key"] == "[redacted]"
     assert attempt["requestBody"] == rec.requests[0].body.decode()
     assert attempt["responseBody"] is not None
+    held = [post_task(client, tenant)[0] for _ in range(2)]
+    client.patch(
+        f"/integrations/destinations/{dst['id']}",
+        headers=tenant,
+        json={"credentials": {"headerName": "X-API-Key", "headerValue": "right"}},
+    )
+    assert client.post(f"/integrations/destinations/{dst['id']}/enable", headers=tenant).is_success
+    for d in (delivery, *held):
+        assert wait_delivery(client, d, "succeeded")["status"] == "succeeded"
+    sent = [r.headers["x-gateway-delivery-id"] for r in rec.requests[1:]]
+    assert sent == [delivery, *held]  # oldest first, the one that met the 403 included
 
 
 def test_n8n_404_backs_off_then_disables(
@@ -184,8 +211,15 @@ def test_n8n_404_backs_off_then_disables(
         },
     ).json()
     [delivery] = post_task(client, tenant)
-    body = wait_delivery(client, delivery, "failed")
-    assert body["attemptCount"] == 3
+    wait_until(lambda: len(rec.requests) >= 3)
+    wait_until(
+        lambda: (
+            client.get(f"/integrations/destinations/{dst['id']}", headers=tenant).json()["status"]
+            == "disabled"
+        )
+    )
+    body = client.get(f"/integrations/deliveries/{delivery}", headers=tenant).json()
+    assert body["status"] == "pending" and body["attemptCount"] == 3  # held for the fix
     gaps = [b.monotonic - a.monotonic for a, b in zip(rec.requests, rec.requests[1:], strict=False)]
     assert all(g >= 0.2 for g in gaps)  # backed off between tries
     after = client.get(f"/integrations/destinations/{dst['id']}", headers=tenant).json()

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from gateway.adapters import Outcome, Verdict
 from gateway.app import create_app
-from gateway.models import DeliveryStatus
+from gateway.outcome import Policy
 from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.settings import Settings
-from gateway.store import AttemptRecord, Store, open_store
+from gateway.store import AttemptRecord, EventIn, Store, open_store
 from tests.conftest import ADMIN_KEY, make_settings, task_data
 
 FIVE_DAYS = timedelta(days=5)
@@ -124,22 +125,23 @@ def test_five_days_of_failure_disables_then_enable_catches_up_oldest_first(
 
 
 def record(store: Store, destination_id: str, ok: bool) -> None:
+    """One real attempt: a new event's delivery (or an older one now due), claimed and recorded."""
+    store.ingest_events([EventIn(tenant_id="t1", type="task.completed", data=task_data())])
+    [claimed] = store.claim_due(owner="test", limit=1, lease_seconds=60)
     store.record_attempts(
         owner="test",
-        auto_disable_after=FIVE_DAYS,
+        policy=Policy(auto_disable_after=FIVE_DAYS),
         records=[
             AttemptRecord(
-                delivery_id="dlv_x",
+                delivery_id=claimed.id,
                 tenant_id="t1",
                 destination_id=destination_id,
-                number=1,
+                number=claimed.attempt_count + 1,
                 started_at=store.clock(),
                 duration_ms=1.0,
                 request_url="http://x/",
                 request_headers={},
-                outcome="success" if ok else "retry",
-                next_attempt_at=None,
-                status=DeliveryStatus.SUCCEEDED if ok else DeliveryStatus.PENDING,
+                result=Outcome(Verdict.SUCCESS) if ok else Outcome(Verdict.RETRY, "HTTP 500"),
             )
         ],
     )

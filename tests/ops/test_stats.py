@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from gateway.adapters import Outcome, Verdict
 from gateway.app import create_app
-from gateway.models import DeliveryStatus
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, Store, open_store
 from tests.conftest import ADMIN_KEY
@@ -33,7 +33,7 @@ def attempt(
     error: str = "",
 ) -> AttemptRecord:
     return AttemptRecord(
-        delivery_id="dlv_x",
+        delivery_id=f"dlv_{destination_id}_{minutes}",  # one attempt per delivery
         tenant_id="t1",
         destination_id=destination_id,
         number=1,
@@ -41,11 +41,8 @@ def attempt(
         duration_ms=ms,
         request_url="http://x/",
         request_headers={},
-        outcome="success" if ok else "retry",
-        status=DeliveryStatus.SUCCEEDED if ok else DeliveryStatus.PENDING,
-        next_attempt_at=None,
+        result=Outcome(Verdict.SUCCESS) if ok else Outcome(Verdict.RETRY, error),
         status_code=200 if ok else 503,
-        error=None if ok else error,
     )
 
 
@@ -68,10 +65,8 @@ def test_series_and_summary(store: Store, settings: Settings) -> None:
             "event_types": ["*"],
         }
     )
-    store.record_attempts(
-        owner="nobody",
-        auto_disable_after=None,
-        records=[
+    store.record_history(
+        [
             attempt(dst["id"], 5, True, 100),
             attempt(dst["id"], 20, False, 300, "HTTP 503"),
             attempt(dst["id"], 59.9, True, 200),  # still the first hour

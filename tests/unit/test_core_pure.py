@@ -1,98 +1,19 @@
-"""The pure core: retry decisions, Retry-After, fan-out matching, pacing, ids."""
+"""The pure core: Retry-After, standard classification, fan-out matching, ids."""
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from gateway import ids
 from gateway.adapters import Outcome, ResponseInfo, Verdict, classify_standard
-from gateway.delivery.ratelimit import Pacer
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import ErrorClass
-from gateway.retry import DEFAULT_SCHEDULE_SECONDS, decide, parse_retry_after
+from gateway.retry import parse_retry_after
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 RETRY = Outcome(Verdict.RETRY, "HTTP 500", ErrorClass.HTTP_STATUS)
-
-
-@pytest.mark.parametrize(
-    "attempt,expected",
-    [
-        (1, 5),
-        (2, 300),
-        (3, 1800),
-        (4, 7200),
-        (5, 18000),
-        (6, 36000),
-        (7, 36000),  # the schedule
-    ],
-)
-def test_default_schedule_with_jitter(attempt: int, expected: float) -> None:
-    for seed in range(20):
-        d = decide(
-            attempt_number=attempt,
-            outcome=RETRY,
-            retry_after_seconds=None,
-            schedule=None,
-            now=NOW,
-            rng=random.Random(seed),
-        )
-        assert d.next_attempt_at is not None and not d.final
-        delay = (d.next_attempt_at - NOW).total_seconds()
-        assert expected * 0.8 <= delay <= expected * 1.2
-
-
-def test_schedule_exhausted_is_final() -> None:
-    d = decide(
-        attempt_number=len(DEFAULT_SCHEDULE_SECONDS) + 1,
-        outcome=RETRY,
-        retry_after_seconds=None,
-        schedule=None,
-        now=NOW,
-        rng=random.Random(1),
-    )
-    assert d.final and d.next_attempt_at is None
-
-
-@pytest.mark.parametrize(
-    "outcome,schedule,attempt,final",
-    [
-        (Outcome(Verdict.SUCCESS), None, 1, True),  # success ends it
-        (Outcome(Verdict.FAIL, "bad", ErrorClass.HTTP_STATUS), None, 1, True),  # permanent failure
-        (Outcome(Verdict.DISABLE, "gone", ErrorClass.HTTP_STATUS), None, 1, True),  # 410
-        (RETRY, (), 1, True),  # an empty schedule: no retries
-        (RETRY, (1.0, 1.0), 2, False),  # custom schedule, one step left
-        (RETRY, (1.0, 1.0), 3, True),  # custom schedule used up
-        (Outcome(Verdict.RETRY, "x", ErrorClass.HTTP_STATUS, max_attempts=1), None, 1, True),  # cap
-    ],
-)
-def test_final_decisions(
-    outcome: Outcome, schedule: tuple[float, ...] | None, attempt: int, final: bool
-) -> None:
-    d = decide(
-        attempt_number=attempt,
-        outcome=outcome,
-        retry_after_seconds=None,
-        schedule=schedule,
-        now=NOW,
-        rng=random.Random(0),
-    )
-    assert d.final is final
-
-
-def test_retry_after_is_a_floor() -> None:
-    d = decide(
-        attempt_number=1,
-        outcome=RETRY,
-        retry_after_seconds=120,
-        schedule=(1.0,),
-        now=NOW,
-        rng=random.Random(0),
-    )
-    assert d.next_attempt_at == NOW + timedelta(seconds=120)
 
 
 @pytest.mark.parametrize(
@@ -157,15 +78,6 @@ def test_filter_matches(flt: dict[str, object] | None, matches: bool) -> None:
 )
 def test_subscribes(patterns: list[str], event_type: str, expected: bool) -> None:
     assert subscribes(patterns, event_type) is expected
-
-
-def test_pacer_spaces_sends_and_hands_back_beyond_horizon() -> None:
-    pacer = Pacer()
-    slots = [pacer.slot("d", 10, 100.0, horizon=2.0) for _ in range(22)]
-    taken = [s for s in slots if s is not None]
-    assert all(b - a >= 0.1 for a, b in zip(taken, taken[1:], strict=False))
-    assert slots[-1] is None  # further than two seconds away: not reserved
-    assert pacer.slot("other", None, 100.0, horizon=2.0) == 100.0  # unlimited
 
 
 def test_ids_sort_in_creation_order_and_derive_stably() -> None:

@@ -46,6 +46,7 @@ class WebhookReceiver:
         self._secrets: dict[str, list[str]] = {}
         self._refuse_every: dict[str, int] = {}
         self._seen_ids: dict[str, list[str]] = {}
+        self.defaults: dict[str, Script] = {}  # per path: the answer once its script is used up
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
 
     def expect_secret(self, path: str, *secrets: str) -> None:
@@ -105,7 +106,9 @@ class WebhookReceiver:
                 verified = False
         with self._lock:
             queue = self._scripts.get(path)
-            answer = queue.pop(0) if queue else Script(200, body=b'{"ok":true}')
+            answer = (
+                queue.pop(0) if queue else self.defaults.get(path, Script(200, body=b'{"ok":true}'))
+            )
             if self._refused(path, headers.get("webhook-id", "")):
                 answer = Script(500, body=b'{"error":"refused once, as the demo planned"}')
         if answer.delay:

@@ -1,0 +1,240 @@
+"""Recording attempts: the lease holder writes each attempt once, and applies the decision.
+
+``record_attempts`` is the one place where what follows an attempt is written: in one transaction
+it checks that this worker still holds each delivery's lease for that attempt number (anything
+else is stale: a lease that expired and was taken over, or a batch already written whose commit
+answer was lost), reads the destinations' health, folds every attempt through the pure
+``gateway.outcome.after_attempt`` in the order they started, and writes the attempts, the
+deliveries' moves (with their change rows) and the destinations' new health and transitions. It
+returns each decision (``Recorded``): the hook for anything that reacts to a transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from gateway import ids
+from gateway.adapters import Outcome
+from gateway.models import DeliveryStatus, DestinationStatus
+from gateway.outcome import AfterAttempt, AttemptFacts, Circuit, Health, Policy, after_attempt
+from gateway.store.base import StoreBase, insert_ignore
+from gateway.store.changes import Move, move_each
+from gateway.store.destinations import cancel_pending
+from gateway.store.tables import AttemptRow, DeliveryRow, DestinationRow
+
+_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
+_att = AttemptRow.__table__  # type: ignore[attr-defined]
+_dst = DestinationRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class AttemptRecord:
+    """One finished attempt: what was sent and received, and the facts the decision needs."""
+
+    delivery_id: str
+    tenant_id: str
+    destination_id: str
+    number: int
+    started_at: datetime
+    duration_ms: float
+    request_url: str
+    request_headers: dict[str, str]
+    result: Outcome  # the connector's reading (or the send error's)
+    status_code: int | None = None
+    response_headers: dict[str, str] | None = None
+    response_body: str | None = None
+    request_body: str | None = None
+    retry_after_seconds: float | None = None
+    schedule: tuple[float, ...] | None = None  # the destination's retrySchedule
+    jitter: float = 0.0  # a draw in [-1, 1] for the retry jitter
+    probe: bool = False  # the circuit's probe
+    id: str = field(default_factory=lambda: ids.new_id(ids.ATTEMPT))
+
+    def facts(self) -> AttemptFacts:
+        return AttemptFacts(
+            number=self.number,
+            outcome=self.result,
+            retry_after_seconds=self.retry_after_seconds,
+            schedule=self.schedule,
+            jitter=self.jitter,
+            probe=self.probe,
+        )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A written attempt and what it decided."""
+
+    record: AttemptRecord
+    decision: AfterAttempt
+
+
+@dataclass
+class RecordResult:
+    recorded: list[Recorded]
+    stale: list[AttemptRecord]  # not this worker's to write (see the module docstring)
+
+
+class AttemptVerbs(StoreBase):
+    def record_attempts(
+        self, *, owner: str, records: list[AttemptRecord], policy: Policy | None = None
+    ) -> RecordResult:
+        """Write attempts, move deliveries on and apply destination effects: one transaction."""
+        if not records:
+            return RecordResult([], [])
+        policy = policy or Policy()
+        now = self.clock()
+        with self.tx() as conn:
+            valid, stale = _held(conn, owner, records)
+            health = _health(conn, sorted({r.destination_id for r in valid}))
+            recorded: list[Recorded] = []
+            for r in sorted(valid, key=lambda r: r.started_at):
+                decision = after_attempt(r.facts(), health[r.destination_id], policy, now)
+                health[r.destination_id] = decision.health
+                recorded.append(Recorded(r, decision))
+            if recorded:
+                conn.execute(
+                    insert_ignore(conn, _att),
+                    [_attempt_row(x.record, x.decision.attempt_outcome) for x in recorded],
+                )
+                move_each(conn, [_move(x, now) for x in recorded], now)
+                _apply_destinations(conn, recorded, health, now)
+        return RecordResult(recorded, stale)
+
+    def record_history(self, records: list[AttemptRecord]) -> None:
+        """Attempt rows as given, moving nothing (seeding a bench or a demo's history)."""
+        if records:
+            with self.tx() as conn:
+                conn.execute(
+                    insert_ignore(conn, _att),
+                    [_attempt_row(r, r.result.verdict.value) for r in records],
+                )
+
+
+def _held(
+    conn: Connection, owner: str, records: list[AttemptRecord]
+) -> tuple[list[AttemptRecord], list[AttemptRecord]]:
+    """The records whose delivery this owner holds for exactly that attempt number (locked)."""
+    query = select(_dlv.c.id, _dlv.c.status, _dlv.c.leased_by, _dlv.c.attempt_count).where(
+        _dlv.c.id.in_(sorted({r.delivery_id for r in records}))
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.order_by(_dlv.c.id).with_for_update()
+    rows = {r.id: r for r in conn.execute(query)}
+    valid: list[AttemptRecord] = []
+    stale: list[AttemptRecord] = []
+    seen: set[str] = set()
+    for r in records:
+        row = rows.get(r.delivery_id)
+        if (
+            row is not None
+            and r.delivery_id not in seen
+            and row.status == DeliveryStatus.SENDING.value
+            and row.leased_by == owner
+            and int(row.attempt_count) == r.number - 1
+        ):
+            seen.add(r.delivery_id)
+            valid.append(r)
+        else:
+            stale.append(r)
+    return valid, stale
+
+
+def _health(conn: Connection, destination_ids: list[str]) -> dict[str, Health]:
+    if not destination_ids:
+        return {}
+    query = select(_dst).where(_dst.c.id.in_(destination_ids)).order_by(_dst.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {
+        r.id: Health(
+            status=DestinationStatus(r.status),
+            deleted=r.deleted_at is not None,
+            subscription=bool(r.subscription),
+            failing_since=r.failing_since,
+            consecutive_failures=int(r.consecutive_failures),
+            circuit=Circuit(r.circuit),
+            probe_failures=int(r.probe_failures),
+            circuit_retry_at=r.circuit_retry_at,
+        )
+        for r in conn.execute(query)
+    }
+
+
+def _move(x: Recorded, now: datetime) -> Move:
+    r, d = x.record, x.decision
+    final = d.status is not DeliveryStatus.PENDING
+    return Move(
+        r.delivery_id,
+        r.tenant_id,
+        r.destination_id,
+        d.status,
+        r.number,
+        {
+            "attempt_count": r.number,
+            "next_attempt_at": d.next_attempt_at,
+            "lease_until": None,
+            "leased_by": None,
+            "last_status_code": r.status_code,
+            "last_error": r.result.reason or None,
+            "completed_at": now if final else None,
+        },
+    )
+
+
+def _apply_destinations(
+    conn: Connection, recorded: list[Recorded], health: dict[str, Health], now: datetime
+) -> None:
+    """Each destination's final health; the disables, removals and cancels it caused. (A circuit
+    that closes releases nothing early: what waited while it was open is already due, and a
+    retry scheduled by ``Retry-After`` keeps its time.)"""
+    disabled: dict[str, AfterAttempt] = {}
+    for x in recorded:
+        if x.decision.destination_disabled and x.record.destination_id not in disabled:
+            disabled[x.record.destination_id] = x.decision
+    for destination_id, h in health.items():
+        values: dict[str, Any] = {
+            "failing_since": h.failing_since,
+            "consecutive_failures": h.consecutive_failures,
+            "circuit": h.circuit.value,
+            "probe_failures": h.probe_failures,
+            "circuit_retry_at": h.circuit_retry_at,
+        }
+        cause = disabled.get(destination_id)
+        if cause is not None:
+            values.update(
+                status=DestinationStatus.DISABLED.value,
+                disabled_reason=cause.disabled_reason,
+                disabled_at=now,
+                version=_dst.c.version + 1,
+                updated_at=now,
+            )
+            if cause.destination_removed:
+                values["deleted_at"] = now
+        conn.execute(update(_dst).where(_dst.c.id == destination_id).values(**values))
+    for destination_id in {x.record.destination_id for x in recorded if x.decision.cancel_waiting}:
+        cancel_pending(conn, destination_id, now)
+
+
+def _attempt_row(r: AttemptRecord, outcome: str) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "delivery_id": r.delivery_id,
+        "destination_id": r.destination_id,
+        "number": r.number,
+        "started_at": r.started_at,
+        "duration_ms": r.duration_ms,
+        "status_code": r.status_code,
+        "request_url": r.request_url,
+        "request_headers": r.request_headers,
+        "request_body": r.request_body,
+        "response_headers": r.response_headers,
+        "response_body": r.response_body,
+        "error_class": r.result.error_class.value if r.result.error_class else None,
+        "error": r.result.reason or None,
+        "outcome": outcome,
+    }
