@@ -37,3 +37,38 @@ async def install_jobs(runtime: Runtime) -> None:
         await run_replays(runtime.store, settings, runtime.wake_worker)
 
     runtime.scheduler.add(PeriodicJob("replays", REPLAY_STEP_SECONDS, replay_step))
+    install_housekeeping(runtime)
+
+
+def install_housekeeping(runtime: Runtime) -> None:
+    """Retention pruning, match erasures and the failing-destination scan (issue #12)."""
+    import asyncio
+    from datetime import timedelta
+
+    from gateway.retention import (
+        ERASURE_STEP_SECONDS,
+        PRUNE_PERIOD_SECONDS,
+        run_erasures,
+        run_pruning,
+    )
+
+    assert runtime.scheduler is not None
+    settings, store = runtime.settings, runtime.store
+
+    async def prune() -> None:
+        await run_pruning(store, settings)
+
+    async def erase() -> None:
+        await run_erasures(store, settings)
+
+    window = timedelta(seconds=settings.auto_disable_after_seconds)
+
+    async def scan_failing() -> None:
+        if await asyncio.to_thread(store.scan_failing, window=window):
+            runtime.wake_worker()
+
+    runtime.scheduler.add(PeriodicJob("retention", PRUNE_PERIOD_SECONDS, prune))
+    runtime.scheduler.add(PeriodicJob("erasures", ERASURE_STEP_SECONDS, erase))
+    # 1/20 of the window between scans (10 s at most), so 50 % and 90 % are seen on time.
+    period = min(10.0, max(0.5, window.total_seconds() / 20))
+    runtime.scheduler.add(PeriodicJob("failing-destinations", period, scan_failing))

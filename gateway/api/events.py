@@ -21,6 +21,7 @@ from gateway.api.common import (
 from gateway.api.schemas import EventIn, delivery_out, event_out
 from gateway.catalog import catalog, validate_event_data
 from gateway.errors import GatewayError, ValidationError
+from gateway.opevents import is_operational
 from gateway.store import EventIn as StoreEventIn
 from gateway.store import Principal
 
@@ -30,6 +31,11 @@ MAX_BATCH = 1000
 def _prepare(principal: Principal, payload: Any) -> StoreEventIn:
     item = validate(EventIn, payload)
     tenant_id = body_tenant(principal, item.tenant_id)
+    if is_operational(item.type):
+        raise ValidationError(
+            f"{item.type} is emitted by the gateway itself",
+            details=[{"path": "type", "message": "operational event types are not accepted"}],
+        )
     validate_event_data(item.type, item.data)
     return StoreEventIn(id=item.id, tenant_id=tenant_id, type=item.type, data=item.data)
 

@@ -18,6 +18,8 @@ from gateway import ids
 from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.store.base import StoreBase
 from gateway.store.destinations import cancel_pending
+from gateway.store.erasure import scrub_expunged_attempts
+from gateway.store.opevents import disable_notices, emit_notices, end_streaks, exhausted_notices
 from gateway.store.tables import (
     AttemptRow,
     DeliveryChangeRow,
@@ -30,6 +32,7 @@ _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 _att = AttemptRow.__table__  # type: ignore[attr-defined]
 _chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
 _dst = DestinationRow.__table__  # type: ignore[attr-defined]
+_SUBJECT = (_dst.c.id, _dst.c.tenant_id, _dst.c.name)
 
 _CLAIM_SQL = """
 UPDATE deliveries SET status = 'sending', lease_until = :lease_until, leased_by = :owner,
@@ -274,6 +277,7 @@ class ClaimVerbs(StoreBase):
                     for r in records
                 ],
             )
+            scrub_expunged_attempts(conn, [r.id for r in records])
             self._destination_effects(conn, records, now, auto_disable_after)
 
     def _destination_effects(
@@ -285,12 +289,8 @@ class ClaimVerbs(StoreBase):
     ) -> None:
         ok = {r.destination_id for r in records if r.outcome == "success"}
         failing = {r.destination_id for r in records if r.outcome != "success"} - ok
-        if ok:
-            conn.execute(
-                update(_dst)
-                .where(_dst.c.id.in_(ok), _dst.c.failing_since.is_not(None))
-                .values(failing_since=None)
-            )
+        # Operational events (gateway/opevents.py): one notice per transition made here.
+        notices = end_streaks(conn, ok, now)
         if failing:
             conn.execute(
                 update(_dst)
@@ -298,7 +298,7 @@ class ClaimVerbs(StoreBase):
                 .values(failing_since=now)
             )
             if auto_disable_after is not None:
-                conn.execute(
+                auto = conn.execute(
                     update(_dst)
                     .where(
                         _dst.c.id.in_(failing),
@@ -312,7 +312,9 @@ class ClaimVerbs(StoreBase):
                         version=_dst.c.version + 1,
                         updated_at=now,
                     )
-                )
+                    .returning(*_SUBJECT, _dst.c.disabled_reason)
+                ).all()
+                notices += disable_notices(auto, now)
         for r in records:
             if r.disable_reason is None:
                 continue
@@ -325,13 +327,22 @@ class ClaimVerbs(StoreBase):
             }
             if r.remove_destination:
                 values["deleted_at"] = now
-            changed = conn.execute(
+            live = (_dst.c.id == r.destination_id, _dst.c.deleted_at.is_(None))
+            was_active = conn.execute(
                 update(_dst)
-                .where(_dst.c.id == r.destination_id, _dst.c.deleted_at.is_(None))
+                .where(*live, _dst.c.status == DestinationStatus.ACTIVE.value)
                 .values(**values)
-            )
-            if r.remove_destination and changed.rowcount:
+                .returning(*_SUBJECT, _dst.c.disabled_reason)
+            ).all()
+            notices += disable_notices(was_active, now)
+            changed = bool(was_active) or bool(
+                conn.execute(update(_dst).where(*live).values(**values)).rowcount
+            )  # already disabled: the newer reason replaces the older, nothing is announced
+            if r.remove_destination and changed:
                 cancel_pending(conn, r.destination_id, now)
+        failed = [r.delivery_id for r in records if r.status is DeliveryStatus.FAILED]
+        notices += exhausted_notices(conn, failed, now)
+        emit_notices(conn, notices, now)
 
 
 def _attempt_row(r: AttemptRecord) -> dict[str, Any]:

@@ -196,12 +196,23 @@ class DestinationVerbs(StoreBase):
             "version": _dst.c.version + 1,
         }
         if status is DestinationStatus.ACTIVE:
-            values.update(disabled_reason=None, disabled_at=None, failing_since=None)
+            values.update(
+                disabled_reason=None, disabled_at=None, failing_since=None, failing_alerted=0
+            )
         else:
             values.update(disabled_reason=reason or "disabled by operator", disabled_at=now)
         if remove:
             values["deleted_at"] = now
+        from gateway.store.opevents import emit_notices, status_change_notices  # (import cycle)
+
         with self.tx() as conn:
+            notices = (
+                []
+                if remove
+                else status_change_notices(
+                    conn, destination_id, status, values.get("disabled_reason") or "", now
+                )
+            )
             result = conn.execute(
                 update(_dst)
                 .where(_dst.c.id == destination_id, _dst.c.deleted_at.is_(None))
@@ -209,6 +220,7 @@ class DestinationVerbs(StoreBase):
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"destination {destination_id} not found")
+            emit_notices(conn, notices, now)
             if status is DestinationStatus.ACTIVE:
                 # Catch-up: held deliveries become due now; the claim orders by next_attempt_at
                 # then id, so the oldest go first.
