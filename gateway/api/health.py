@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from gateway import __version__
 from gateway.api.common import json_response, run, services
+from gateway.api.storage import storage_check
 from gateway.errors import GatewayError
 from gateway.models import iso
 from gateway.upstream.poller import upstream_health
@@ -42,8 +43,14 @@ async def health(request: Request) -> Response:
         checks["upstream"] = await run(upstream_health, svc.store, svc.settings)
     except GatewayError as exc:
         checks["upstream"] = {"status": "unknown", "error": exc.message}
+    try:
+        checks["storage"] = await run(storage_check, svc.store, svc.settings)
+    except GatewayError as exc:
+        checks["storage"] = {"status": "unknown", "error": exc.message}
     failing = [name for name, c in checks.items() if c.get("status") == "failing"]
-    body = {"status": "degraded" if failing else "ok", "version": __version__, "checks": checks}
+    warned = [name for name, c in checks.items() if c.get("status") == "warning"]
+    status = "degraded" if failing or warned else "ok"
+    body = {"status": status, "version": __version__, "checks": checks}
     return json_response(body, 503 if "database" in failing else 200)
 
 

@@ -12,6 +12,7 @@ disk, across restarts and across several gateway processes sharing one database;
 - ``gateway_events_total{origin}`` (intake counter) and ``gateway_intake_events_per_second``
 - ``gateway_poller_lag_seconds{tenant}``, ``gateway_poller_consecutive_failures{tenant}``
 - ``gateway_replays{status}``, ``gateway_replay_deliveries_created_total``, ``gateway_destinations``
+- storage (``gateway/api/storage.py``): database size, rows pruned, erasures
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from starlette.routing import Route
 
 from gateway import __version__
 from gateway.api.common import run, services
+from gateway.api.storage import StorageCollector, storage_snapshot
 from gateway.models import DeliveryStatus
 from gateway.store.stats import LATENCY_BUCKETS_SECONDS, MetricsSnapshot
 
@@ -173,6 +175,7 @@ async def metrics(request: Request) -> Response:
     snap = await run(store.metrics_snapshot)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap, store.clock().timestamp()))
+    registry.register(StorageCollector(await run(storage_snapshot, store)))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
