@@ -340,7 +340,13 @@ class ClaimVerbs(StoreBase):
             )  # already disabled: the newer reason replaces the older, nothing is announced
             if r.remove_destination and changed:
                 cancel_pending(conn, r.destination_id, now)
-        failed = [r.delivery_id for r in records if r.status is DeliveryStatus.FAILED]
+        # A delivery that failed because its destination disabled itself (410, 403) is told by
+        # the disabled notice; the others that failed for good are exhausted.
+        failed = [
+            r.delivery_id
+            for r in records
+            if r.status is DeliveryStatus.FAILED and r.outcome != "disable"
+        ]
         notices += exhausted_notices(conn, failed, now)
         emit_notices(conn, notices, now)
 
