@@ -1,5 +1,6 @@
 /* Views: the delivery log (live) and one delivery with its attempts and replays. */
 import { clean, destName, destinations, get, go, post, state, toast } from "./api.js";
+import { eraseButton } from "./ops.js";
 import { ago, badge, debounce, fmtMs, fmtTime, h, kv, localInput, main, pageHead, pager, short, toIso, trigger } from "./ui.js";
 // ---------------------------------------------------------------- views: delivery log
 export const STATUSES = ["pending", "sending", "succeeded", "failed", "cancelled"];
@@ -82,7 +83,7 @@ export async function viewDelivery(view, id) {
     } catch (err) { if (err.status !== 401) toast(err.message, { bad: true }); replayBtn.disabled = false; }
   } }, "Replay");
   main.append(pageHead(["Delivery ", h("span", { class: "mono" }, short(d.id)), " ", h("span", { id: "delivery-status" }, badge(d.status))],
-    `${d.eventType} to ${destName(d.destinationId)}`, replayBtn,
+    `${d.eventType} to ${destName(d.destinationId)}`, [replayBtn, eraseButton(d.eventId, () => state.refresh())],
     [h("a", { href: "#/deliveries" }, "Deliveries"), " / ", h("span", { class: "mono" }, d.id)]));
   if (d.replayOf) {
     main.append(h("div", { class: "callout", role: "note", id: "replay-of" },

@@ -1,6 +1,7 @@
 /* Views: the destinations list and one destination (with its plots). */
 import { dialog, get, go, post, state, toast } from "./api.js";
 import { lineChart } from "./chart.js";
+import { operationalEventsPanel } from "./ops.js";
 import { ago, badge, debounce, fmtInt, fmtMs, fmtRate, fmtTime, h, kv, main, pageHead, pager, stat } from "./ui.js";
 // ---------------------------------------------------------------- destination actions
 export async function sendTest(dst) {
@@ -131,6 +132,7 @@ export async function viewDestination(view, id, params) {
       ["Event types", dst.eventTypes.join(", ")], ["Signing", dst.signing], ["Retry schedule", !dst.retrySchedule ? "default (5 s … 10 h, 8 attempts)" : dst.retrySchedule.length ? dst.retrySchedule.map((x) => `${x} s`).join(", ") : "none: one attempt only"],
       ["Timeout", `${dst.timeoutSeconds} s`], ["Rate limit", dst.rateLimitPerSecond ? `${dst.rateLimitPerSecond}/s` : "connector default"],
       ["Ordered", dst.ordered ? "yes" : "no"], ["Created", fmtTime(dst.createdAt)], ["Version", dst.version]])));
+  main.append(operationalEventsPanel(id));
   view.onChange = debounce((change) => { if (change.destinationId === id && state.view === view) refreshStats(); }, 3000);
   async function refreshStats() { if (!document.querySelector("dialog[open]")) state.refresh(); }
 }
