@@ -200,3 +200,48 @@ def test_erasure_input_errors(api: TestClient) -> None:
     )
     assert api.delete("/integrations/events/evt_nope").status_code == 404
     assert api.get("/integrations/erasures/ers_nope").status_code == 404
+
+
+def test_an_attempt_in_flight_during_the_erasure_keeps_no_body(store: Store) -> None:
+    from gateway.models import DeliveryStatus
+    from gateway.store import AttemptRecord, EventIn
+
+    store.create_destination(
+        {
+            "tenant_id": "t1",
+            "name": "d",
+            "connector": "webhook",
+            "url": "http://127.0.0.1:9/",
+            "event_types": [SURVEY],
+        }
+    )
+    [result] = store.ingest_events(
+        [EventIn(tenant_id="t1", type=SURVEY, data=survey("x@y", "in-flight"))]
+    )
+    [claimed] = store.claim_due(owner="w", limit=1, lease_seconds=60)  # now sending
+    store.erase_event(result.event_id, key_id=None)
+    store.record_attempts(
+        owner="w",
+        auto_disable_after=None,
+        records=[
+            AttemptRecord(
+                delivery_id=claimed.id,
+                tenant_id="t1",
+                destination_id=claimed.destination_id,
+                number=1,
+                started_at=store.clock(),
+                duration_ms=1.0,
+                request_url="http://127.0.0.1:9/",
+                request_headers={},
+                request_body='{"answers": "in-flight"}',
+                response_body="echo in-flight",
+                status_code=200,
+                outcome="success",
+                status=DeliveryStatus.SUCCEEDED,
+                next_attempt_at=None,
+            )
+        ],
+    )
+    [attempt] = store.attempts_for([claimed.id])[claimed.id]
+    assert attempt["request_body"] is None and attempt["response_body"] is None
+    assert attempt["status_code"] == 200
