@@ -65,3 +65,17 @@ def test_every_notice_matches_its_catalog_schema() -> None:
         validate_event_data(notice.type.value, notice.data)  # raises on a mismatch
         assert notice.data["destinationId"] == "dst_1" and notice.tenant_id == "t1"
     assert notices[0].data["disableAt"] == "2026-12-06T00:00:00Z"
+
+
+def test_platforms_get_operational_events_flat_and_snake_case() -> None:
+    from connectors._shared import map_operational
+
+    body = map_operational(
+        "gateway.delivery.exhausted", {"destinationId": "dst_1", "lastStatusCode": 503}, "evt_9"
+    )
+    assert body == {
+        "id": "evt_9",  # Zapier deduplicates on it
+        "type": "gateway.delivery.exhausted",
+        "destination_id": "dst_1",
+        "last_status_code": 503,
+    }
