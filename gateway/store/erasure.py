@@ -146,8 +146,9 @@ class ErasureVerbs(RetentionVerbs):
         now = self.clock()
         row = self._audit_row(tenant_id, "match", key_id, sorted(match), match_hash(match), now)
         row["match_enc"] = self.box.seal(match)
-        with self.tx() as conn:
+        with self.read() as conn:  # a long read; no write lock held meanwhile
             row["matched"] = self._count_matches(conn, tenant_id, match, now)
+        with self.tx() as conn:
             conn.execute(insert(_ers).values(**row))
         return self.get_erasure(str(row["id"]))
 
