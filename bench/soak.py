@@ -7,7 +7,7 @@ For each store (a temp SQLite file; a fresh PostgreSQL database unless ``--no-po
 process: a producer ingests ``--rate`` events per second (``survey.response.completed``-like data
 of about 2 KiB each, a fan-out to one ``webhook`` destination on ``bench/receiver.py`` at
 127.0.0.1), one ``Worker`` delivers them, and the real pruning tick (``gateway.retention
-.prune_once``) runs every ``--prune-seconds`` with ``GATEWAY_PAYLOAD_RETENTION_DAYS`` and
+.Pruner.tick``) runs every ``--prune-seconds`` with ``GATEWAY_PAYLOAD_RETENTION_DAYS`` and
 ``GATEWAY_HISTORY_RETENTION_DAYS`` set to ``--payload-minutes`` and ``--history-minutes``. Every
 ``--sample-seconds`` it appends one JSON line per store to ``--out``: the SQLite file and WAL sizes
 (and free pages), or PostgreSQL's table, index and TOAST sizes per table and the database size,
@@ -40,7 +40,7 @@ from sqlalchemy import text
 from bench.client_ceiling import machine_line, receiver
 from gateway.delivery.client import AiohttpDeliveryClient
 from gateway.delivery.worker import Worker
-from gateway.retention import prune_once
+from gateway.retention import Pruner
 from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
 from gateway.store import EventIn, Store, open_store
@@ -145,10 +145,12 @@ async def soak_store(
             worker.wakeup.set()
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
+    pruner = Pruner(store, settings)  # what the scheduler's "retention" job runs
+
     async def prune() -> None:
         while time.monotonic() < end:
             await asyncio.sleep(args.prune_seconds)
-            await asyncio.to_thread(prune_once, store, settings)
+            await asyncio.to_thread(pruner.tick)
 
     async def watch() -> None:
         while True:

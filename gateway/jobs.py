@@ -48,15 +48,17 @@ def install_housekeeping(runtime: Runtime) -> None:
     from gateway.retention import (
         ERASURE_STEP_SECONDS,
         PRUNE_PERIOD_SECONDS,
+        Pruner,
         run_erasures,
-        run_pruning,
     )
 
     assert runtime.scheduler is not None
     settings, store = runtime.settings, runtime.store
 
+    pruner = Pruner(store, settings)
+
     async def prune() -> None:
-        await run_pruning(store, settings)
+        await asyncio.to_thread(pruner.tick)
 
     async def erase() -> None:
         await run_erasures(store, settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from datetime import timedelta
 
 from gateway.errors import ConflictError
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 PRUNE_PERIOD_SECONDS = 30.0  # CONTRACT §1: at least once a minute
 PRUNE_MAX_BATCHES = 20  # per kind per tick: 10,000 events at PRUNE_BATCH = 500
 ERASURE_STEP_SECONDS = 1.0
+VACUUM_EVERY_SECONDS = 120.0  # PostgreSQL with autovacuum off only
 
 
 def cutoffs(store: Store, settings: Settings) -> tuple[timedelta, timedelta]:
@@ -48,8 +50,21 @@ def prune_once(store: Store, settings: Settings, max_batches: int = PRUNE_MAX_BA
     return touched
 
 
-async def run_pruning(store: Store, settings: Settings) -> None:
-    await asyncio.to_thread(prune_once, store, settings)
+class Pruner:
+    """The scheduler's pruning job; on PostgreSQL with autovacuum off it also vacuums, at most
+    every ``VACUUM_EVERY_SECONDS`` after a tick that pruned something."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self._last_vacuum = 0.0
+
+    def tick(self) -> int:
+        touched = prune_once(self.store, self.settings)
+        now = time.monotonic()
+        due = touched and now - self._last_vacuum >= VACUUM_EVERY_SECONDS
+        if due and self.store.vacuum_pruned_tables():
+            self._last_vacuum = now
+        return touched
 
 
 def erasure_budget(settings: Settings) -> int:

@@ -42,6 +42,7 @@ PRUNE_BATCH = 500  # events per transaction
 SQLITE_FREE_PAGES_KEPT = 2048  # free pages left for the next writes (8 MiB at 4 KiB pages)
 UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
 FINISHED_REPLAYS = ("completed", "cancelled", "failed")
+PRUNED_TABLES = ("events", "deliveries", "attempts", "delivery_changes")
 
 
 def bump_counter(conn: Connection, name: str, amount: int) -> None:
@@ -156,7 +157,8 @@ class RetentionVerbs(StoreBase):
         return 0
 
     def reclaim_space(self) -> None:
-        """SQLite: hand free pages beyond a reserve back to the file system (auto_vacuum)."""
+        """SQLite: hand free pages beyond a reserve back to the file system (auto_vacuum), then
+        checkpoint so the WAL the deletes filled is truncated."""
         if self.sqlite_path() is None:
             return
         raw = self.engine.raw_connection()
@@ -166,9 +168,26 @@ class RetentionVerbs(StoreBase):
             if free > SQLITE_FREE_PAGES_KEPT:
                 cur.execute(f"PRAGMA incremental_vacuum({free - SQLITE_FREE_PAGES_KEPT})")
                 cur.fetchall()
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             cur.close()
         finally:
             raw.close()
+
+    def vacuum_pruned_tables(self) -> bool:
+        """PostgreSQL with autovacuum off: ``VACUUM`` the pruned tables ourselves.
+
+        With ``autovacuum = off`` the per-table settings of migration 0008 do nothing and the
+        space of deleted rows is never reused: the tables grow forever. Plain ``VACUUM`` (not
+        ``FULL``) takes no lock that blocks reads or writes. Returns True when it ran.
+        """
+        if self.dialect != "postgresql":
+            return False
+        with self.read() as conn:
+            if conn.execute(text("SHOW autovacuum")).scalar() == "on":
+                return False
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM (SKIP_LOCKED) {', '.join(PRUNED_TABLES)}"))
+        return True
 
     def checkpoint(self) -> None:
         """SQLite: copy the WAL into the file and truncate it (erased pages leave the WAL)."""

@@ -179,3 +179,23 @@ def test_health_warns_past_the_documented_size(db_url: str, tmp_path: Any) -> No
     roomy = make_settings(db_url, tmp_path)
     with TestClient(create_app(roomy, run_worker=False, run_scheduler=False)) as api:
         assert api.get("/health").json()["checks"]["storage"]["status"] == "ok"
+
+
+def test_postgres_without_autovacuum_is_vacuumed_by_the_gateway(store: Store) -> None:
+    from sqlalchemy import text
+
+    if store.dialect != "postgresql":
+        assert store.vacuum_pruned_tables() is False  # SQLite: incremental_vacuum instead
+        return
+    with store.read() as conn:
+        autovacuum = conn.execute(text("SHOW autovacuum")).scalar()
+        options = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, reloptions FROM pg_class"
+                    " WHERE relname IN ('events', 'attempts')"
+                )
+            ).all()
+        )
+    assert "autovacuum_vacuum_scale_factor=0.02" in options["events"]  # migration 0008
+    assert store.vacuum_pruned_tables() is (autovacuum == "off")
