@@ -10,6 +10,7 @@ Connectors import this module; ``gateway`` never does (it reaches connectors via
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,6 +98,8 @@ class EventMapping:
             return self.map_task_completed(data, event_id)
         if event_type == EventType.SURVEY_RESPONSE_COMPLETED:
             return self.map_survey_response(data, event_id)
+        if event_type.startswith("gateway."):
+            return map_operational(event_type, data, event_id)
         raise ValueError(f"{self.connector}: no mapping for event type {event_type!r}")
 
     def render_body(
@@ -112,6 +115,15 @@ class EventMapping:
             )
         body = self.map_event(event_type, data, event_id)
         return body, encode_body(body)
+
+
+def map_operational(event_type: str, data: Mapping[str, Any], event_id: str) -> Body:
+    """An operational event (``gateway.*``, flat already) for any platform: snake_case keys and
+    the event id as the unique ``id`` (Zapier deduplicates on it), the type beside it."""
+    body: dict[str, Any] = {"id": event_id, "type": event_type}
+    for key, value in data.items():
+        body[re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()] = value
+    return body
 
 
 # ---------------------------------------------------------------------------------------------

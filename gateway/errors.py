@@ -5,6 +5,7 @@ GatewayError                      root; ``code`` is the stable API error code
 ├── ForbiddenError                403 the key may not do this (tenant key on an admin route)
 ├── NotFoundError                 404 no such id, or not the caller's tenant
 ├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
+│   └── PayloadExpiredError       409 the event's payload was pruned or erased: nothing to re-send
 ├── ValidationError               422 bad input; ``details`` name the failing paths
 ├── PayloadTooLarge               413 a request body or an event's ``data`` is over its limit
 ├── StoreError                    a database failure translated at the store seam
@@ -60,6 +61,12 @@ class ConflictError(GatewayError):
 
     status = 409
     code = "conflict"
+
+
+class PayloadExpiredError(ConflictError):
+    """The event's ``data`` is gone (retention or erasure), so it cannot be sent again."""
+
+    code = "payload_expired"
 
 
 class ValidationError(GatewayError):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 
 from gateway.replayer import REPLAY_STEP_SECONDS, run_replays
+from gateway.retention import ERASURE_STEP_SECONDS, PRUNE_PERIOD_SECONDS, Pruner, run_erasures
 from gateway.scheduler import PeriodicJob, Scheduler
 from gateway.settings import Settings
 from gateway.store import Store
@@ -34,4 +37,30 @@ def install_jobs(
         await run_replays(store, settings, wake_worker)
 
     scheduler.add(PeriodicJob("replays", REPLAY_STEP_SECONDS, replay_step))
+    install_housekeeping(scheduler, store, settings, wake_worker)
     return closers
+
+
+def install_housekeeping(
+    scheduler: Scheduler, store: Store, settings: Settings, wake_worker: Callable[[], None]
+) -> None:
+    """Retention pruning, match erasures and the failing-destination scan (issue #12)."""
+    pruner = Pruner(store, settings)
+
+    async def prune() -> None:
+        await asyncio.to_thread(pruner.tick)
+
+    async def erase() -> None:
+        await run_erasures(store, settings)
+
+    window = timedelta(seconds=settings.auto_disable_after_seconds)
+
+    async def scan_failing() -> None:
+        if await asyncio.to_thread(store.scan_failing, window=window):
+            wake_worker()
+
+    scheduler.add(PeriodicJob("retention", PRUNE_PERIOD_SECONDS, prune))
+    scheduler.add(PeriodicJob("erasures", ERASURE_STEP_SECONDS, erase))
+    # 1/20 of the window between scans (10 s at most), so 50 % and 90 % are seen on time.
+    period = min(10.0, max(0.5, window.total_seconds() / 20))
+    scheduler.add(PeriodicJob("failing-destinations", period, scan_failing))

@@ -17,6 +17,11 @@ class EventType(StrEnum):
     SURVEY_RESPONSE_COMPLETED = (
         "survey.response.completed"  # an ingested Typeform/Qualtrics response
     )
+    # Operational events (gateway/opevents.py): the gateway about a tenant's own destinations.
+    DESTINATION_FAILING = "gateway.destination.failing"  # failing for 50 % / 90 % of the window
+    DESTINATION_DISABLED = "gateway.destination.disabled"  # disabled, with the reason
+    DESTINATION_RECOVERED = "gateway.destination.recovered"  # succeeded again, or enabled again
+    DELIVERY_EXHAUSTED = "gateway.delivery.exhausted"  # a delivery's retries ran out
 
 
 class DeliveryStatus(StrEnum):

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     circuit_max_probe_seconds: float = Field(60.0, alias="GATEWAY_CIRCUIT_MAX_PROBE_SECONDS", ge=1)
     replay_rate_per_second: float = Field(200.0, alias="GATEWAY_REPLAY_RATE_PER_SECOND", gt=0)
 
+    # Retention and erasure (CONTRACT §1; fractions of a day allowed, e.g. 0.01 = 14.4 minutes).
+    payload_retention_days: float = Field(30.0, alias="GATEWAY_PAYLOAD_RETENTION_DAYS", gt=0)
+    history_retention_days: float = Field(90.0, alias="GATEWAY_HISTORY_RETENTION_DAYS", gt=0)
+    erasure_rate_per_second: float = Field(200.0, alias="GATEWAY_ERASURE_RATE_PER_SECOND", gt=0)
+    # /health warns (checks.storage "warning") once the database is larger than this.
+    database_warn_bytes: int = Field(10 * 1024**3, alias="GATEWAY_DATABASE_WARN_BYTES", gt=0)
+
     def allowed_networks(self) -> Allowlist:
         """The CIDRs destinations may resolve to besides public ones; ``None`` means any (``*``)."""
         return parse_allowlist(self.allow_private_networks)

@@ -25,6 +25,7 @@ from gateway.api.common import (
 from gateway.api.schemas import EventIn, delivery_out, event_out
 from gateway.catalog import catalog, validate_event_data
 from gateway.errors import GatewayError, PayloadTooLarge, ValidationError
+from gateway.opevents import is_operational
 from gateway.store import EventIn as StoreEventIn
 from gateway.store import Principal
 
@@ -48,6 +49,11 @@ def _prepare(svc: Services, principal: Principal, payload: Any) -> StoreEventIn:
     checked(payload)
     item = validate(EventIn, payload)
     tenant_id = body_tenant(principal, item.tenant_id)
+    if is_operational(item.type):
+        raise ValidationError(
+            f"{item.type} is emitted by the gateway itself",
+            details=[{"path": "type", "message": "operational event types are not accepted"}],
+        )
     check_event_size(item.data, svc.settings.max_event_bytes)
     validate_event_data(item.type, item.data)
     return StoreEventIn(id=item.id, tenant_id=tenant_id, type=item.type, data=item.data)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from gateway import __version__
 from gateway.api.common import Services, authenticate, json_response, run, services
+from gateway.api.storage import storage_check
 from gateway.errors import GatewayError
 from gateway.models import iso
 from gateway.upstream.poller import upstream_health
@@ -25,12 +26,14 @@ async def health(request: Request) -> Response:
     svc = services(request)
     checks = await _checks(svc)
     failing = [name for name, c in checks.items() if c.get("status") == "failing"]
-    body: dict[str, Any] = {"status": "degraded" if failing else "ok", "version": __version__}
+    warned = [name for name, c in checks.items() if c.get("status") == "warning"]
+    status = "degraded" if failing or warned else "ok"
+    body: dict[str, Any] = {"status": status, "version": __version__}
     if await _is_admin(request):
         body["checks"] = checks
-    else:
+    else:  # the verdicts only: ok, warning (the database is past its size) or failing
         body["checks"] = {
-            name: {"status": "failing" if c["status"] == "failing" else "ok"}
+            name: {"status": c["status"] if c["status"] in ("failing", "warning") else "ok"}
             for name, c in checks.items()
         }
     return json_response(body, 503 if "database" in failing else 200)
@@ -68,6 +71,10 @@ async def _checks(svc: Services) -> dict[str, Any]:
         checks["upstream"] = await run(upstream_health, svc.store, svc.settings)
     except GatewayError as exc:
         checks["upstream"] = {"status": "failing", "error": exc.message}
+    try:
+        checks["storage"] = await run(storage_check, svc.store, svc.settings)
+    except GatewayError as exc:
+        checks["storage"] = {"status": "failing", "error": exc.message}
     return checks
 
 

@@ -14,6 +14,7 @@ disk, across restarts and across several gateway processes sharing one database;
 - ``gateway_replays{status}``, ``gateway_replay_deliveries_created_total``, ``gateway_destinations``
 - ``gateway_destination_circuits{state}``: active destinations whose circuit is closed, open or
   halfOpen (CONTRACT §2 ``circuit``)
+- storage (``gateway/api/storage.py``): database size, rows pruned, erasures
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from starlette.routing import Route
 
 from gateway import __version__
 from gateway.api.common import authenticate, run, services
+from gateway.api.storage import StorageCollector, storage_snapshot
 from gateway.errors import AuthError, ForbiddenError
 from gateway.models import DeliveryStatus
 from gateway.store.stats import LATENCY_BUCKETS_SECONDS, MetricsSnapshot
@@ -207,6 +209,7 @@ async def metrics(request: Request) -> Response:
     snap = await run(store.metrics_snapshot)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap, store.clock().timestamp()))
+    registry.register(StorageCollector(await run(storage_snapshot, store)))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

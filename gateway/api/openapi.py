@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from gateway import __version__
 from gateway.api.common import endpoint, json_response
+from gateway.api.erasures import ErasureIn
 from gateway.api.ingest import SourceIn
 from gateway.api.replays import ReplayIn
 from gateway.api.schemas import (
@@ -180,6 +181,24 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, list[str]]] =
         ["apiKey"],
     ),
     ("post", "/integrations/sources", "Create an inbound survey source", SourceIn, 201, []),
+    ("delete", "/integrations/events/{id}", "Erase one event's payload everywhere", None, 204, []),
+    (
+        "post",
+        "/integrations/erasures",
+        "Erase events matching data paths (durable)",
+        ErasureIn,
+        202,
+        [],
+    ),
+    ("get", "/integrations/erasures/{id}", "Erasure progress", None, 200, []),
+    (
+        "get",
+        "/integrations/destinations/{id}/operational-events",
+        "Operational events about a destination, newest first",
+        None,
+        200,
+        ["limit"],
+    ),
 ]
 
 

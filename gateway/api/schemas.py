@@ -236,5 +236,14 @@ def event_out(row: dict[str, Any]) -> dict[str, Any]:
         "type": row["type"],
         "timestamp": times(row["created_at"]),
         "origin": row["origin"],
-        "data": row["data"],
+        **payload_out(row),
     }
+
+
+def payload_out(row: dict[str, Any]) -> dict[str, Any]:
+    """``data``, or ``data: null`` with ``expunged``/``expired`` once erased or pruned (§3)."""
+    if row.get("expunged_at") is not None:
+        return {"data": None, "expunged": True}
+    if row.get("expired_at") is not None:
+        return {"data": None, "expired": True}
+    return {"data": row["data"]}

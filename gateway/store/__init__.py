@@ -2,7 +2,8 @@
 
 ``Store`` is assembled from one mixin per resource so each module stays small:
 keys, destinations, events (+ fan-out), deliveries (log, replay, test), claim (the worker's hot
-path), ops (cursors, ticks, heartbeats, replays, sources).
+path), ops (cursors, ticks, heartbeats, replays, sources), retention and erasure
+(pruning, expunging), opevents (operational events).
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ from gateway.store.base import translate
 from gateway.store.claim import Claimed, ClaimVerbs
 from gateway.store.deliveries import DeliveryFilter, DeliveryVerbs
 from gateway.store.engine import make_engine, migrate, pending_migrations
+from gateway.store.erasure import ErasureVerbs
 from gateway.store.events import EventIn, IntakeResult
 from gateway.store.keys import KeyVerbs, Principal
+from gateway.store.opevents import OpEventVerbs
 from gateway.store.ops import OpsVerbs
 from gateway.store.replays import ReplayFilter, ReplayVerbs
 from gateway.store.stats import StatsVerbs
 
 
-class Store(DeliveryVerbs, ClaimVerbs, KeyVerbs, OpsVerbs, ReplayVerbs, StatsVerbs):
+class Store(
+    DeliveryVerbs,
+    ClaimVerbs,
+    KeyVerbs,
+    OpsVerbs,
+    ReplayVerbs,
+    StatsVerbs,
+    ErasureVerbs,
+    OpEventVerbs,
+):
     """Every verb the API, the worker and the scheduler use."""
 
 

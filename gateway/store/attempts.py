@@ -18,12 +18,15 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from gateway import ids
-from gateway.adapters import Outcome
+from gateway.adapters import Outcome, Verdict
 from gateway.models import DeliveryStatus, DestinationStatus
+from gateway.opevents import Notice
 from gateway.outcome import AfterAttempt, AttemptFacts, Circuit, Health, Policy, after_attempt
 from gateway.store.base import StoreBase, insert_ignore
 from gateway.store.changes import Move, move_each
 from gateway.store.destinations import cancel_pending
+from gateway.store.erasure import scrub_expunged_attempts
+from gateway.store.opevents import disable_notices, emit_notices, end_streaks, exhausted_notices
 from gateway.store.tables import AttemptRow, DeliveryRow, DestinationRow
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -102,7 +105,11 @@ class AttemptVerbs(StoreBase):
                     [_attempt_row(x.record, x.decision.attempt_outcome) for x in recorded],
                 )
                 move_each(conn, [_move(x, now) for x in recorded], now)
-                _apply_destinations(conn, recorded, health, now)
+                # An event erased while its attempt was in flight keeps no body (issue #12).
+                scrub_expunged_attempts(conn, [x.record.id for x in recorded])
+                notices = _apply_destinations(conn, recorded, health, now)
+                notices += _operational_notices(conn, recorded, health, now)
+                emit_notices(conn, notices, now)
         return RecordResult(recorded, stale)
 
     def record_history(self, records: list[AttemptRecord]) -> None:
@@ -186,12 +193,26 @@ def _move(x: Recorded, now: datetime) -> Move:
     )
 
 
+def _operational_notices(
+    conn: Connection, recorded: list[Recorded], health: dict[str, Health], now: datetime
+) -> list[Notice]:
+    """What the decisions announce besides disables (gateway/opevents.py): a recovery after a
+    failing notice, and each delivery whose retries ran out (not those that wait on a fix)."""
+    succeeded = {
+        x.record.destination_id for x in recorded if x.record.result.verdict is Verdict.SUCCESS
+    }
+    ended = {d for d in succeeded if health[d].failing_since is None}
+    exhausted = [x.record.delivery_id for x in recorded if x.decision.delivery_exhausted]
+    return end_streaks(conn, ended, now) + exhausted_notices(conn, exhausted, now)
+
+
 def _apply_destinations(
     conn: Connection, recorded: list[Recorded], health: dict[str, Health], now: datetime
-) -> None:
+) -> list[Notice]:
     """Each destination's final health; the disables, removals and cancels it caused. (A circuit
     that closes releases nothing early: what waited while it was open is already due, and a
     retry scheduled by ``Retry-After`` keeps its time.)"""
+    notices: list[Notice] = []
     disabled: dict[str, AfterAttempt] = {}
     for x in recorded:
         if x.decision.destination_disabled and x.record.destination_id not in disabled:
@@ -215,9 +236,20 @@ def _apply_destinations(
             )
             if cause.destination_removed:
                 values["deleted_at"] = now
+            # Announced once: only the update that takes it from active says so.
+            was_active = conn.execute(
+                update(_dst)
+                .where(_dst.c.id == destination_id, _dst.c.status == DestinationStatus.ACTIVE.value)
+                .values(**values)
+                .returning(_dst.c.id, _dst.c.tenant_id, _dst.c.name, _dst.c.disabled_reason)
+            ).all()
+            notices += disable_notices(was_active, now)
+            if was_active:
+                continue
         conn.execute(update(_dst).where(_dst.c.id == destination_id).values(**values))
     for destination_id in {x.record.destination_id for x in recorded if x.decision.cancel_waiting}:
         cancel_pending(conn, destination_id, now)
+    return notices
 
 
 def _attempt_row(r: AttemptRecord, outcome: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 
 from gateway import ids
-from gateway.errors import ConflictError, NotFoundError
+from gateway.errors import ConflictError, NotFoundError, PayloadExpiredError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import page_bounds, row_dict
 from gateway.store.events import EventVerbs, delivery_values, insert_deliveries
@@ -48,6 +48,14 @@ class DeliveryFilter:
         if self.until is not None:
             query = query.where(_dlv.c.created_at < self.until)
         return query
+
+
+def refuse_gone_payload(event: dict[str, Any]) -> None:
+    """409 ``payload_expired`` for an event whose data retention or an erasure removed."""
+    if event.get("expunged_at") is not None:
+        raise PayloadExpiredError(f"event {event['id']} was erased; its payload is gone")
+    if event.get("expired_at") is not None:
+        raise PayloadExpiredError(f"event {event['id']} is past payload retention")
 
 
 class DeliveryVerbs(EventVerbs):
@@ -111,6 +119,7 @@ class DeliveryVerbs(EventVerbs):
     def replay_delivery(self, delivery_id: str) -> dict[str, Any]:
         """A new delivery of the same event to the same destination, linked by ``replay_of``."""
         original = self.get_delivery(delivery_id)
+        refuse_gone_payload(self.get_event(original["event_id"]))
         destination = self.get_destination(original["destination_id"], include_deleted=True)
         if destination["deleted_at"] is not None:
             raise ConflictError(

@@ -242,12 +242,22 @@ class DestinationVerbs(StoreBase):
                 circuit="closed",
                 probe_failures=0,
                 circuit_retry_at=None,
+                failing_alerted=0,
             )
         else:
             values.update(disabled_reason=reason or "disabled by operator", disabled_at=now)
         if remove:
             values["deleted_at"] = now
+        from gateway.store.opevents import emit_notices, status_change_notices  # (import cycle)
+
         with self.tx() as conn:
+            notices = (
+                []
+                if remove
+                else status_change_notices(
+                    conn, destination_id, status, values.get("disabled_reason") or "", now
+                )
+            )
             result = conn.execute(
                 update(_dst)
                 .where(_dst.c.id == destination_id, _dst.c.deleted_at.is_(None))
@@ -255,6 +265,7 @@ class DestinationVerbs(StoreBase):
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"destination {destination_id} not found")
+            emit_notices(conn, notices, now)
             if status is DestinationStatus.ACTIVE:
                 release_held(conn, destination_id, now)
             if remove:

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+SQLITE_AUTO_VACUUM_INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 MIGRATION_LOCK_KEY = 0x6761_7465  # "gate"
 
 
@@ -64,6 +66,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten content is zeroed in the file (retention, erasure), and
+            # the WAL is truncated back to this size after each checkpoint.
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -90,6 +96,8 @@ def migrate(engine: Engine, box: Any = None) -> None:
     ``box`` (the store's ``SecretBox``) lets a migration seal secrets it finds in clear."""
     cfg = _alembic_config()
     cfg.attributes["secretbox"] = box
+    if engine.dialect.name == "sqlite":
+        ensure_incremental_vacuum(engine)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
@@ -132,3 +140,22 @@ def pending_migrations(engine: Engine) -> list[str]:
         return []
     done = {rev.revision for head in current for rev in script.iterate_revisions(head, "base")}
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in done][::-1]
+
+
+def ensure_incremental_vacuum(engine: Engine) -> None:
+    """Put a SQLite file in ``auto_vacuum=INCREMENTAL`` so freed pages can be handed back.
+
+    The mode can only be set on an empty file or by a ``VACUUM``: a new file gets it before its
+    first table; an existing file from before is rebuilt once by ``VACUUM`` (as long as copying
+    it takes; every later start finds the mode set and does nothing).
+    """
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if cur.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_AUTO_VACUUM_INCREMENTAL:
+            cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            if cur.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_AUTO_VACUUM_INCREMENTAL:
+                cur.execute("VACUUM")
+        cur.close()
+    finally:
+        raw.close()

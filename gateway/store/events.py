@@ -241,7 +241,12 @@ class EventVerbs(DestinationVerbs):
         include_test: bool = False,
     ) -> list[dict[str, Any]]:
         """Newest first (polling triggers and samples)."""
-        cond = [_evt.c.tenant_id == tenant_id, _evt.c.type == event_type]
+        cond = [
+            _evt.c.tenant_id == tenant_id,
+            _evt.c.type == event_type,
+            _evt.c.expired_at.is_(None),
+            _evt.c.expunged_at.is_(None),
+        ]
         if since is not None:
             cond.append(_evt.c.created_at > since)
         if not include_test:

@@ -17,18 +17,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 
 from gateway import ids
 from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.events import delivery_values, insert_deliveries
-from gateway.store.tables import DeliveryRow, DestinationRow, ReplayRow
+from gateway.store.tables import DeliveryRow, DestinationRow, EventRow, ReplayRow
 
 _rpl = ReplayRow.__table__  # type: ignore[attr-defined]
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 _dst = DestinationRow.__table__  # type: ignore[attr-defined]
+_evt = EventRow.__table__  # type: ignore[attr-defined]
 
 REPLAY_CHUNK = 500  # originals replayed per transaction at most
 
@@ -79,6 +80,11 @@ class ReplayFilter:
             _dlv.c.created_at < self.until,
             _dlv.c.is_test.is_(False),
             _dst.c.deleted_at.is_(None),
+            exists().where(  # a pruned or erased event has nothing left to re-send
+                _evt.c.id == _dlv.c.event_id,
+                _evt.c.expired_at.is_(None),
+                _evt.c.expunged_at.is_(None),
+            ),
         ]
         for column, value in (
             (_dlv.c.tenant_id, self.tenant_id),

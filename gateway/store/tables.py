@@ -103,6 +103,7 @@ class DestinationRow(SQLModel, table=True):
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )  # failed probes since the circuit opened (the probe backoff's exponent)
     circuit_retry_at: datetime | None = _ts()  # open: next probe allowed; halfOpen: probe guard
+    failing_alerted: int = 0  # highest gateway.destination.failing threshold (50, 90) emitted
     version: int = 1
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -111,14 +112,20 @@ class DestinationRow(SQLModel, table=True):
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_tenant_type_created", "tenant_id", "type", "created_at"),)
+    __table_args__ = (
+        Index("ix_events_tenant_type_created", "tenant_id", "type", "created_at"),
+        Index("ix_events_payload", "expired_at", "created_at", "id"),
+        Index("ix_events_created", "created_at", "id"),
+    )
     # Keyed by (id, tenant_id): an event id is scoped to its tenant (migration 0005).
     id: str = Field(primary_key=True)
     tenant_id: str = Field(primary_key=True)
     type: str
-    data: dict[str, Any] = _json(nullable=False)
-    origin: str = "api"  # api | poller | ingest | test
+    data: dict[str, Any] = _json(nullable=False)  # {} once expired or expunged
+    origin: str = "api"  # api | poller | ingest | test | gateway
     created_at: datetime = _ts(nullable=False)
+    expired_at: datetime | None = _ts()  # payload removed by retention
+    expunged_at: datetime | None = _ts()  # payload removed by an erasure
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -185,6 +192,7 @@ class DeliveryChangeRow(SQLModel, table=True):
     """Append-only log of delivery status changes: the SSE stream's source (resumable by seq)."""
 
     __tablename__ = "delivery_changes"
+    __table_args__ = (Index("ix_delivery_changes_at", "at", "seq"),)
     seq: int | None = Field(
         default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
     )
@@ -222,6 +230,36 @@ class ReplayRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+class ErasureRow(SQLModel, table=True):
+    """One audit row per erasure: when, which key, how many; the matched value only as a hash."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_status_created", "status", "created_at"),)
+    id: str = Field(primary_key=True)
+    tenant_id: str
+    kind: str  # event (DELETE /integrations/events/{id}) | match (POST /integrations/erasures)
+    key_id: str | None = None  # the API key that asked (None: the bootstrap admin key)
+    match_paths: list[str] | None = _json()  # the dotted paths matched on (never the values)
+    match_hash: str = Field(sa_column=Column(String(64), nullable=False))  # SHA-256 hex
+    match_enc: str | None = Field(default=None, sa_column=Column(Text))  # sealed while running
+    status: str = "pending"  # pending | running | completed
+    matched: int = 0
+    erased: int = 0
+    cursor: str | None = None  # last event id examined (events are walked in id order)
+    until: datetime = _ts(nullable=False)  # events stored after this are not matched
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    completed_at: datetime | None = _ts()
+
+
+class RetentionCounterRow(SQLModel, table=True):
+    """Running totals of rows pruned and erased, by name (``/metrics``)."""
+
+    __tablename__ = "retention_counters"
+    name: str = Field(primary_key=True)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class CursorRow(SQLModel, table=True):

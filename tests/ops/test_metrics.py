@@ -87,7 +87,7 @@ def test_metrics_parse_and_match_the_database(
     rec.script("/bad", *([500] * 10))
     with TestClient(create_app(settings), headers={"x-api-key": ADMIN_KEY}) as client:
         dst(client, f"{url}/ok")
-        dst(client, f"{url}/slow", connector="zapier")
+        slow_dst = dst(client, f"{url}/slow", connector="zapier")
         dst(client, f"{url}/bad", retrySchedule=[])
         held = dst(client, f"{url}/held")
         client.post(f"/integrations/destinations/{held['id']}/disable")
@@ -113,9 +113,13 @@ def test_metrics_parse_and_match_the_database(
         )
         attempts = conn.execute(select(func.count()).select_from(_att)).scalar_one()
         slow = conn.execute(
-            select(func.count()).select_from(_att).where(_att.c.duration_ms > 250)
+            select(func.count())
+            .select_from(_att)
+            .where(_att.c.duration_ms > 250, _att.c.destination_id == slow_dst["id"])
         ).scalar_one()
-        events = conn.execute(select(func.count()).select_from(_evt)).scalar_one()
+        events = conn.execute(  # the gateway's own operational events have origin "gateway"
+            select(func.count()).select_from(_evt).where(_evt.c.origin == "api")
+        ).scalar_one()
     store.engine.dispose()
     gauge = {
         (dict(k)["connector"], dict(k)["status"]): v

@@ -50,6 +50,8 @@ def schema_values(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
             options.append(st.lists(schema_values(schema.get("items", {})), max_size=3))
         elif kind == "string" and schema.get("format") == "date-time":
             options.append(DATES)
+        elif kind == "string" and "pattern" in schema:
+            options.append(st.from_regex(schema["pattern"]))
         elif kind == "string":
             options.append(st.text(min_size=schema.get("minLength", 0), max_size=8))
         elif kind == "integer" and "minimum" in schema:

@@ -7,6 +7,7 @@
  */
 import { KEY, get, state } from "./api.js";
 import "./circuit.js"; // registers the circuit badge (slots.js): a part other pages may add to
+import "./ops.js"; // registers operational events (destination page) and erase (event page)
 import { viewDeliveries, viewDelivery } from "./deliveries.js";
 import { viewDestinationForm } from "./destination-form.js";
 import { viewDestination, viewDestinations } from "./destinations.js";

@@ -1,6 +1,7 @@
 /* Views: the delivery log (live) and one delivery with its attempts and replays. */
 import { clean, destName, destinations, get, go, post, state, toast } from "./api.js";
 import { badge, bodyBlock, cardTable, debounce, fmtMs, h, kv, localInput, main, pageHead, pager, short, timeInput, toIso, trigger, when } from "./ui.js";
+import { eraseButton } from "./ops.js";
 // ---------------------------------------------------------------- views: delivery log
 export const STATUSES = ["pending", "sending", "succeeded", "failed", "cancelled"];
 export async function viewDeliveries(view, params) {
@@ -87,7 +88,7 @@ export async function viewDelivery(view, id) {
     } catch (err) { if (err.status !== 401) toast(err.message, { bad: true }); replayBtn.disabled = false; }
   } }, "Replay");
   main.append(pageHead(["Delivery ", h("span", { class: "mono" }, short(d.id)), " ", h("span", { id: "delivery-status" }, badge(d.status))],
-    `${d.eventType} to ${destName(d.destinationId)}`, replayBtn,
+    `${d.eventType} to ${destName(d.destinationId)}`, [replayBtn, eraseButton(d.eventId, () => state.refresh())],
     [h("a", { href: "#/deliveries" }, "Deliveries"), " / ", h("span", { class: "mono" }, d.id)]));
   if (d.replayOf) {
     main.append(h("div", { class: "callout", role: "note", id: "replay-of" },
