@@ -13,7 +13,8 @@ from gateway import ids
 from gateway.errors import ConflictError, NotFoundError, PayloadExpiredError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import page_bounds, row_dict
-from gateway.store.events import EventVerbs, delivery_values, insert_deliveries
+from gateway.store.events import EventVerbs
+from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import AttemptRow, DeliveryRow, EventRow
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]

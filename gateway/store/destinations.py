@@ -19,6 +19,7 @@ from gateway.models import (
 from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.changes import move_where
+from gateway.store.opevents import emit_notices, status_change_notices
 from gateway.store.tables import DeliveryRow, DestinationRow
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -248,8 +249,6 @@ class DestinationVerbs(StoreBase):
             values.update(disabled_reason=reason or "disabled by operator", disabled_at=now)
         if remove:
             values["deleted_at"] = now
-        from gateway.store.opevents import emit_notices, status_change_notices  # (import cycle)
-
         with self.tx() as conn:
             notices = (
                 []

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
 from gateway.fanout import filter_matches, subscribes
-from gateway.models import DeliveryStatus, DeliveryTrigger
+from gateway.models import DeliveryTrigger
 from gateway.store.base import insert_ignore, row_dict
-from gateway.store.changes import append_changes
 from gateway.store.destinations import DestinationVerbs
+from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import DeliveryChangeRow, DeliveryRow, EventRow
 
 _evt = EventRow.__table__  # type: ignore[attr-defined]
@@ -38,59 +38,6 @@ class IntakeResult:
     event_id: str
     status: str  # created | duplicate
     delivery_ids: list[str] = field(default_factory=list)
-
-
-def delivery_values(
-    *,
-    event_id: str,
-    tenant_id: str,
-    event_type: str,
-    destination: dict[str, Any],
-    now: datetime,
-    trigger: DeliveryTrigger = DeliveryTrigger.EVENT,
-    is_test: bool = False,
-    replay_of: str | None = None,
-    replay_id: str | None = None,
-    delivery_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": delivery_id or ids.new_id(ids.DELIVERY),
-        "tenant_id": tenant_id,
-        "event_id": event_id,
-        "event_type": event_type,
-        "destination_id": destination["id"],
-        "connector": destination["connector"],
-        "status": DeliveryStatus.PENDING.value,
-        "attempt_count": 0,
-        "next_attempt_at": now,
-        "is_test": is_test,
-        "trigger": trigger.value,
-        "replay_of": replay_of,
-        "replay_id": replay_id,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def insert_deliveries(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Bulk-insert deliveries and their first change rows (``pending``)."""
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        conn.execute(insert(_dlv), chunk)
-        append_changes(
-            conn,
-            (
-                {
-                    "delivery_id": r["id"],
-                    "tenant_id": r["tenant_id"],
-                    "destination_id": r["destination_id"],
-                    "status": r["status"],
-                    "attempt_count": 0,
-                }
-                for r in chunk
-            ),
-            now,
-        )
 
 
 class EventVerbs(DestinationVerbs):

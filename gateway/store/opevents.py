@@ -20,7 +20,7 @@ from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.opevents import Notice
 from gateway.store.base import StoreBase, row_dict
-from gateway.store.events import delivery_values, insert_deliveries
+from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import DeliveryRow, DestinationRow, EventRow
 
 _dst = DestinationRow.__table__  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from gateway import ids
 from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import StoreBase, page_bounds, row_dict
-from gateway.store.events import delivery_values, insert_deliveries
+from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import DeliveryRow, DestinationRow, EventRow, ReplayRow
 
 _rpl = ReplayRow.__table__  # type: ignore[attr-defined]

@@ -136,7 +136,7 @@ def tenant_key_on(client: TestClient, tenant_id: str) -> dict[str, str]:
 
 def test_public_health_shows_states_only(guarded: TestClient) -> None:
     public = guarded.get("/health").json()
-    assert set(public["checks"]) == {"database", "scheduler", "upstream"}
+    assert set(public["checks"]) == {"database", "scheduler", "upstream", "storage"}
     for check in public["checks"].values():
         assert set(check) == {"status"} and check["status"] in ("ok", "failing")
     tenant = guarded.get("/health", headers=tenant_key_on(guarded, new_tenant())).json()

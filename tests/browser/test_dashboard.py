@@ -183,6 +183,18 @@ def test_dashboard_replay_test_send_and_bulk_replay(gateway: dict[str, Any]) -> 
         page.get_by_role("dialog").get_by_role("button", name="Close").click()
         orders_row.get_by_role("button", name="Disable Orders webhook").click()
         expect(orders_row).to_contain_text("disabled")
+        # While disabled, an event is held for it; its page says what enabling will send.
+        orders = gateway["orders"]
+        held = gateway["api"].post(
+            "/integrations/events",
+            json={"tenantId": orders["tenantId"], "type": "task.completed", "data": task_data()},
+        )
+        assert held.status_code == 202, held.text
+        page.goto(f"{base}/dashboard#/destinations/{orders['id']}")
+        expect(page.locator("#held-note")).to_contain_text(
+            re.compile(r"enabling it sends the [1-9]\d* held deliver")
+        )
+        page.goto(f"{base}/dashboard#/destinations")
         orders_row.get_by_role("button", name="Enable Orders webhook").click()
         expect(orders_row).to_contain_text("active")
         assert (

@@ -326,8 +326,7 @@ def test_connector_fields_credentials_and_options(gateway: dict[str, Any]) -> No
         assert edited["options"] == {"surveyId": "SV_def456", "questions": questions}
         assert edited["hasCredentials"] is True and edited["version"] == 2
 
-        # The circuit breaker's state shows when the API gives it (a gateway with the breaker),
-        # and nothing shows while it does not.
+        # The circuit breaker's badge shows while it is open or half-open, nothing while closed.
         expect(page.locator("[data-circuit]")).to_have_count(0)
 
         def with_circuit(route: Any) -> None:

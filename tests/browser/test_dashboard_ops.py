@@ -13,7 +13,7 @@ from gateway.app import create_app
 from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.store import open_store
-from tests.browser.test_dashboard import (
+from tests.browser.harness import (
     CHROMIUM_ARGS,
     SHOTS,
     TIMEOUT_MS,

@@ -6,6 +6,10 @@ const { version: platformVersion } = require('zapier-platform-core');
 
 const authentication = require('./authentication');
 const { addApiKey, handleErrors } = require('./middleware');
+const gatewayDeliveryExhausted = require('./triggers/gateway_delivery_exhausted');
+const gatewayDestinationDisabled = require('./triggers/gateway_destination_disabled');
+const gatewayDestinationFailing = require('./triggers/gateway_destination_failing');
+const gatewayDestinationRecovered = require('./triggers/gateway_destination_recovered');
 const surveyResponseCompleted = require('./triggers/survey_response_completed');
 const taskCompleted = require('./triggers/task_completed');
 
@@ -16,6 +20,10 @@ module.exports = {
   beforeRequest: [addApiKey],
   afterResponse: [handleErrors],
   triggers: {
+    [gatewayDeliveryExhausted.key]: gatewayDeliveryExhausted,
+    [gatewayDestinationDisabled.key]: gatewayDestinationDisabled,
+    [gatewayDestinationFailing.key]: gatewayDestinationFailing,
+    [gatewayDestinationRecovered.key]: gatewayDestinationRecovered,
     [surveyResponseCompleted.key]: surveyResponseCompleted,
     [taskCompleted.key]: taskCompleted,
   },

@@ -1,5 +1,5 @@
-/* The destination's circuit breaker (``circuit``: closed | open | halfOpen), when the API gives it.
- * Nothing is shown when the field is absent (a gateway without the breaker). */
+/* The destination's circuit breaker (``circuit``: closed | open | halfOpen): a badge while it is
+ * open or half-open; nothing while it is closed (the usual case) or absent. */
 import { destinationBadges } from "./slots.js";
 import { h } from "./ui.js";
 
@@ -9,7 +9,7 @@ export const CIRCUIT = {
   halfOpen: ["circuit half-open", "s-pending", "Probing: one delivery at a time is sent; the first success closes the circuit."],
 };
 export function circuitBadge(dst) {
-  if (!dst || !dst.circuit) return null;
+  if (!dst || !dst.circuit || dst.circuit === "closed") return null;
   const [text, cls, help] = CIRCUIT[dst.circuit] || [`circuit ${dst.circuit}`, "s-cancelled", ""];
   return h("span", { class: `badge ${cls}`, title: help, "data-circuit": dst.circuit }, text);
 }

@@ -127,8 +127,14 @@ export async function viewDestination(view, id, params) {
     [...destinationActions(dst, refresh), h("a", { class: "btn btn-small", href: `#/deliveries?destinationId=${dst.id}` }, "View deliveries"), deleteBtn],
     [h("a", { href: "#/destinations" }, "Destinations"), " / ", dst.name || dst.id]));
   if (dst.status === "disabled") {
-    main.append(h("div", { class: "panel", role: "note" }, h("strong", {}, "Disabled: "), dst.disabledReason || "by an operator",
-      h("span", { class: "muted" }, " · deliveries are held and sent, oldest first, when it is enabled again.")));
+    // What enable will send: the deliveries held for it (CONTRACT §2, fixable disable).
+    const held = await get("/integrations/deliveries", { destinationId: dst.id, status: "pending", pageSize: 1 }).catch(() => null);
+    const count = held ? held.total : null;
+    main.append(h("div", { class: "panel", role: "note", id: "held-note" }, h("strong", {}, "Disabled: "), dst.disabledReason || "by an operator",
+      h("span", { class: "muted" }, count === null
+        ? " · deliveries are held and sent, oldest first, when it is enabled again."
+        : ` · enabling it sends the ${fmtInt(count)} held deliver${count === 1 ? "y" : "ies"}, oldest first `),
+      count ? h("a", { href: `#/deliveries?destinationId=${dst.id}&status=pending` }, "(see them)") : null));
   }
   const seg = h("div", { class: "seg", role: "group", "aria-label": "Time window" },
     WINDOWS.map(([key, label]) => h("button", { type: "button", "aria-pressed": key === windowKey ? "true" : "false", onclick: () => go(`destinations/${id}`, { window: key }) }, label)));
