@@ -33,10 +33,10 @@ from gateway.outcome import Circuit
 from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
 from gateway.store.base import insert_ignore, row_dict
 from gateway.store.changes import Move, move_each, move_where
+from gateway.store.events import events_by_key
 from gateway.store.tables import (
     DeliveryRow,
     DestinationRow,
-    EventRow,
     PacingRow,
     UTCDateTime,
 )
@@ -45,7 +45,6 @@ __all__ = ["AttemptRecord", "Claimed", "ClaimVerbs", "Recorded"]
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 _dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_evt = EventRow.__table__  # type: ignore[attr-defined]
 _pace = PacingRow.__table__  # type: ignore[attr-defined]
 
 RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends never make a window too many
@@ -242,7 +241,7 @@ class ClaimVerbs(AttemptVerbs):
                 _dlv.c.replay_of,
             ),
         )
-        events = _events_by_key(conn, {(r.event_id, r.tenant_id) for r in rows})
+        events = events_by_key(conn, {(r.event_id, r.tenant_id) for r in rows})
         return [
             Claimed(
                 id=r.id,
@@ -355,21 +354,6 @@ def _rows_by_id(conn: Connection, table: Any, ids: set[str]) -> dict[str, dict[s
         return {}
     rows = conn.execute(select(table).where(table.c.id.in_(sorted(ids)))).all()
     return {r.id: row_dict(r) for r in rows}
-
-
-def _events_by_key(
-    conn: Connection, keys: set[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Events by ``(event id, tenant id)``: ids are scoped to a tenant."""
-    if not keys:
-        return {}
-    rows = conn.execute(
-        select(_evt).where(
-            _evt.c.id.in_(sorted({k[0] for k in keys})),
-            _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
-        )
-    ).all()
-    return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in keys}
 
 
 def _reserve_slots(

@@ -40,6 +40,21 @@ class IntakeResult:
     delivery_ids: list[str] = field(default_factory=list)
 
 
+def events_by_key(
+    conn: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Events by ``(event id, tenant id)`` (ids are scoped to a tenant), in ``conn``."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(_evt).where(
+            _evt.c.id.in_(sorted({k[0] for k in keys})),
+            _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
+        )
+    ).all()
+    return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in keys}
+
+
 class EventVerbs(DestinationVerbs):
     def ingest_events(self, items: list[EventIn]) -> list[IntakeResult]:
         """Store new events once and fan each out; duplicates change nothing.
@@ -168,15 +183,8 @@ class EventVerbs(DestinationVerbs):
         """Events by ``(event id, tenant id)``."""
         if not keys:
             return {}
-        wanted = set(keys)
         with self.read() as conn:
-            rows = conn.execute(
-                select(_evt).where(
-                    _evt.c.id.in_({k[0] for k in wanted}),
-                    _evt.c.tenant_id.in_({k[1] for k in wanted}),
-                )
-            ).all()
-        return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in wanted}
+            return events_by_key(conn, set(keys))
 
     def recent_events(
         self,
