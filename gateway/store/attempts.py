@@ -27,11 +27,9 @@ from gateway.store.changes import Move, move_each
 from gateway.store.destinations import cancel_pending
 from gateway.store.erasure import scrub_expunged_attempts
 from gateway.store.opevents import disable_notices, emit_notices, end_streaks, exhausted_notices
-from gateway.store.tables import AttemptRow, DeliveryRow, DestinationRow
-
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import attempts as _att
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destinations as _dst
 
 
 @dataclass

@@ -19,10 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, update
 
 from gateway.models import DeliveryStatus
-from gateway.store.tables import DeliveryChangeRow, DeliveryRow
-
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import delivery_changes as _chg
 
 RETURNED = (_dlv.c.id, _dlv.c.tenant_id, _dlv.c.destination_id, _dlv.c.attempt_count)
 

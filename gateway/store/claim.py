@@ -34,18 +34,13 @@ from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
 from gateway.store.base import insert_ignore, row_dict
 from gateway.store.changes import Move, move_each, move_where
 from gateway.store.events import events_by_key
-from gateway.store.tables import (
-    DeliveryRow,
-    DestinationRow,
-    PacingRow,
-    UTCDateTime,
-)
+from gateway.store.tables import UTCDateTime
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destination_pacing as _pace
+from gateway.store.tables import destinations as _dst
 
 __all__ = ["AttemptRecord", "Claimed", "ClaimVerbs", "Recorded"]
 
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_pace = PacingRow.__table__  # type: ignore[attr-defined]
 
 RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends never make a window too many
 SCAN_FACTOR = 3  # candidate rows read per delivery the claim may take

@@ -15,11 +15,9 @@ from gateway.models import DeliveryTrigger
 from gateway.store.base import page_bounds, row_dict
 from gateway.store.events import EventVerbs
 from gateway.store.rows import delivery_values, insert_deliveries
-from gateway.store.tables import AttemptRow, DeliveryRow, EventRow
-
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_evt = EventRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import attempts as _att
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import events as _evt
 
 
 @dataclass(frozen=True)

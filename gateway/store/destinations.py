@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
 from gateway import ids, signing
 from gateway.errors import ConflictError, NotFoundError
@@ -20,11 +20,10 @@ from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.changes import move_where
 from gateway.store.opevents import emit_notices, status_change_notices
-from gateway.store.tables import DeliveryRow, DestinationRow
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destinations as _dst
 
 ROTATION_OVERLAP = timedelta(hours=24)
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 
 # Fields a PATCH may change (snake_case); secrets and credentials are sealed separately.
 PATCHABLE = {
@@ -100,7 +99,7 @@ class DestinationVerbs(StoreBase):
         url: str | None = None,
         event_type: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        cond = [_dst.c.deleted_at.is_(None)]
+        cond: list[ColumnElement[bool]] = [_dst.c.deleted_at.is_(None)]
         if tenant_id is not None:
             cond.append(_dst.c.tenant_id == tenant_id)
         if connector is not None:

@@ -30,19 +30,11 @@ from gateway.fanout import filter_matches
 from gateway.models import DeliveryStatus
 from gateway.store.base import row_dict
 from gateway.store.retention import RetentionVerbs, bump_counter
-from gateway.store.tables import (
-    AttemptRow,
-    DeliveryChangeRow,
-    DeliveryRow,
-    ErasureRow,
-    EventRow,
-)
-
-_evt = EventRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
-_ers = ErasureRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import attempts as _att
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import delivery_changes as _chg
+from gateway.store.tables import erasures as _ers
+from gateway.store.tables import events as _evt
 
 ERASURE_PREFIX = "ers"
 ERASURE_SCAN = 1000  # events examined per chunk at most

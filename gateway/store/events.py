@@ -15,11 +15,8 @@ from gateway.models import DeliveryTrigger
 from gateway.store.base import insert_ignore, row_dict
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.rows import delivery_values, insert_deliveries
-from gateway.store.tables import DeliveryChangeRow, DeliveryRow, EventRow
-
-_evt = EventRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import events as _evt
 
 INSERT_CHUNK = 500  # rows per multi-VALUES statement (well under SQLite's variable limit)
 

@@ -7,14 +7,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 
 from gateway import ids
 from gateway.store.base import StoreBase
-from gateway.store.tables import ApiKeyRow
+from gateway.store.tables import api_keys as _keys
 
 KEY_PREFIX = "pgw_"
-_keys = ApiKeyRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class KeyVerbs(StoreBase):
     ) -> tuple[list[dict[str, Any]], int]:
         """Active keys, oldest first, and how many there are; never the key or its hash.
         ``page_size=None``: all of them (the CLI)."""
-        cond = [_keys.c.revoked_at.is_(None)]
+        cond: list[ColumnElement[bool]] = [_keys.c.revoked_at.is_(None)]
         if tenant_id is not None:
             cond.append(_keys.c.tenant_id == tenant_id)
         with self.read() as conn:

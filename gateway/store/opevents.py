@@ -21,11 +21,9 @@ from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.opevents import Notice
 from gateway.store.base import StoreBase, row_dict
 from gateway.store.rows import delivery_values, insert_deliveries
-from gateway.store.tables import DeliveryRow, DestinationRow, EventRow
-
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_evt = EventRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destinations as _dst
+from gateway.store.tables import events as _evt
 
 OPERATIONAL_ORIGIN = "gateway"
 _SUBJECT = (_dst.c.id, _dst.c.tenant_id, _dst.c.name)

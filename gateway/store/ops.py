@@ -10,12 +10,10 @@ from sqlalchemy import delete, func, select, text, update
 from gateway import ids
 from gateway.errors import NotFoundError
 from gateway.store.base import StoreBase, insert_ignore, row_dict
-from gateway.store.tables import CursorRow, HeartbeatRow, SourceRow, TickRow
-
-_tick = TickRow.__table__  # type: ignore[attr-defined]
-_beat = HeartbeatRow.__table__  # type: ignore[attr-defined]
-_cur = CursorRow.__table__  # type: ignore[attr-defined]
-_src = SourceRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import heartbeats as _beat
+from gateway.store.tables import scheduler_ticks as _tick
+from gateway.store.tables import sources as _src
+from gateway.store.tables import upstream_cursors as _cur
 
 TICK_RETENTION = 1000  # ticks kept per job
 

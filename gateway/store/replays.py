@@ -24,12 +24,10 @@ from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.rows import delivery_values, insert_deliveries
-from gateway.store.tables import DeliveryRow, DestinationRow, EventRow, ReplayRow
-
-_rpl = ReplayRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_evt = EventRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destinations as _dst
+from gateway.store.tables import events as _evt
+from gateway.store.tables import replays as _rpl
 
 REPLAY_CHUNK = 500  # originals replayed per transaction at most
 

@@ -22,21 +22,12 @@ from sqlalchemy import Connection, delete, exists, select, text, update
 
 from gateway.models import DeliveryStatus
 from gateway.store.base import StoreBase
-from gateway.store.tables import (
-    AttemptRow,
-    DeliveryChangeRow,
-    DeliveryRow,
-    EventRow,
-    ReplayRow,
-    RetentionCounterRow,
-)
-
-_evt = EventRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
-_rpl = ReplayRow.__table__  # type: ignore[attr-defined]
-_cnt = RetentionCounterRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import attempts as _att
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import delivery_changes as _chg
+from gateway.store.tables import events as _evt
+from gateway.store.tables import replays as _rpl
+from gateway.store.tables import retention_counters as _cnt
 
 PRUNE_BATCH = 500  # events per transaction
 SQLITE_FREE_PAGES_KEPT = 2048  # free pages left for the next writes (8 MiB at 4 KiB pages)

@@ -14,9 +14,8 @@ from sqlalchemy import Connection, insert
 from gateway import ids
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store.changes import append_changes
-from gateway.store.tables import DeliveryRow
+from gateway.store.tables import deliveries as _dlv
 
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 INSERT_CHUNK = 500  # rows per multi-VALUES statement (well under SQLite's variable limit)
 
 

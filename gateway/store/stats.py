@@ -16,23 +16,13 @@ from sqlalchemy import BigInteger, ColumnElement, case, cast, func, select, text
 
 from gateway.models import DeliveryStatus
 from gateway.store.base import StoreBase, row_dict
-from gateway.store.tables import (
-    AttemptRow,
-    CursorRow,
-    DeliveryChangeRow,
-    DeliveryRow,
-    DestinationRow,
-    EventRow,
-    ReplayRow,
-)
-
-_att = AttemptRow.__table__  # type: ignore[attr-defined]
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
-_evt = EventRow.__table__  # type: ignore[attr-defined]
-_cur = CursorRow.__table__  # type: ignore[attr-defined]
-_chg = DeliveryChangeRow.__table__  # type: ignore[attr-defined]
-_rpl = ReplayRow.__table__  # type: ignore[attr-defined]
+from gateway.store.tables import attempts as _att
+from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import delivery_changes as _chg
+from gateway.store.tables import destinations as _dst
+from gateway.store.tables import events as _evt
+from gateway.store.tables import replays as _rpl
+from gateway.store.tables import upstream_cursors as _cur
 
 # Attempt latency histogram bounds, in seconds (Prometheus ``le`` labels).
 LATENCY_BUCKETS_SECONDS = (

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -296,3 +297,21 @@ class HeartbeatRow(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+# The tables as typed ``sqlalchemy.Table`` objects, the store's one way to reach them in
+# statements (SQLModel declares them; the classes are not used as ORM models: see records.py).
+_tables = metadata.tables
+api_keys: Table = _tables["api_keys"]
+destinations: Table = _tables["destinations"]
+events: Table = _tables["events"]
+deliveries: Table = _tables["deliveries"]
+attempts: Table = _tables["attempts"]
+destination_pacing: Table = _tables["destination_pacing"]
+delivery_changes: Table = _tables["delivery_changes"]
+sources: Table = _tables["sources"]
+replays: Table = _tables["replays"]
+erasures: Table = _tables["erasures"]
+retention_counters: Table = _tables["retention_counters"]
+upstream_cursors: Table = _tables["upstream_cursors"]
+scheduler_ticks: Table = _tables["scheduler_ticks"]
+heartbeats: Table = _tables["heartbeats"]

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.sandbox.fakes.webhook import WebhookReceiver
+from gateway.store import tables
 from gateway.store.engine import normalise_url
-from gateway.store.tables import DeliveryRow, EventRow
 from tests.api.support import assert_error
 from tests.conftest import ADMIN_KEY, POSTGRES_ADMIN_URL, make_settings, task_data
 
@@ -60,10 +60,8 @@ def counts(url: str) -> tuple[int, int]:
     engine = create_engine(normalise_url(url))
     try:
         with engine.connect() as conn:
-            events = conn.execute(select(func.count()).select_from(EventRow.__table__)).scalar()
-            deliveries = conn.execute(
-                select(func.count()).select_from(DeliveryRow.__table__)
-            ).scalar()
+            events = conn.execute(select(func.count()).select_from(tables.events)).scalar()
+            deliveries = conn.execute(select(func.count()).select_from(tables.deliveries)).scalar()
         return int(events or 0), int(deliveries or 0)
     finally:
         engine.dispose()
