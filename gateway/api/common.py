@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -33,6 +33,7 @@ from gateway.store import Principal, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -59,7 +60,7 @@ def services(request: Request) -> Services:
     return svc
 
 
-async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking store verb off the event loop."""
     return await asyncio.to_thread(fn, *args, **kwargs)
 
