@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.models import EventType, iso
 
@@ -26,6 +26,32 @@ log = logging.getLogger("gateway.ops")
 OPERATIONAL_PREFIX = "gateway."
 FAILING_THRESHOLDS = (50, 90)  # percent of the auto-disable window (CONTRACT §2)
 OPERATIONAL_TYPES = frozenset(t.value for t in EventType if t.value.startswith(OPERATIONAL_PREFIX))
+
+
+class Subject(Protocol):
+    """The destination a notice is about (``gateway.store.records.SubjectRecord``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class ExhaustedDelivery(Protocol):
+    """What ``gateway.delivery.exhausted`` says of the delivery (a ``DeliveryRecord``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def attempt_count(self) -> int: ...
+    @property
+    def last_status_code(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,17 +83,17 @@ def thresholds_due(
     return [t for t in FAILING_THRESHOLDS if alerted < t <= elapsed]
 
 
-def _subject(destination: dict[str, Any]) -> dict[str, Any]:
-    return {"destinationId": destination["id"], "destinationName": destination.get("name") or ""}
+def _subject(destination: Subject) -> dict[str, Any]:
+    return {"destinationId": destination.id, "destinationName": destination.name or ""}
 
 
 def failing(
-    destination: dict[str, Any], *, threshold: int, failing_since: datetime, window: timedelta
+    destination: Subject, *, threshold: int, failing_since: datetime, window: timedelta
 ) -> Notice:
     return Notice(
         EventType.DESTINATION_FAILING,
-        destination["tenant_id"],
-        destination["id"],
+        destination.tenant_id,
+        destination.id,
         {
             **_subject(destination),
             "threshold": threshold,
@@ -78,37 +104,37 @@ def failing(
     )
 
 
-def disabled(destination: dict[str, Any], *, reason: str, at: datetime) -> Notice:
+def disabled(destination: Subject, *, reason: str, at: datetime) -> Notice:
     return Notice(
         EventType.DESTINATION_DISABLED,
-        destination["tenant_id"],
-        destination["id"],
+        destination.tenant_id,
+        destination.id,
         {**_subject(destination), "reason": reason, "disabledAt": iso(at)},
     )
 
 
-def recovered(destination: dict[str, Any], *, how: str, at: datetime) -> Notice:
+def recovered(destination: Subject, *, how: str, at: datetime) -> Notice:
     """``how``: ``success`` (first success after a failing notice) or ``enabled``."""
     return Notice(
         EventType.DESTINATION_RECOVERED,
-        destination["tenant_id"],
-        destination["id"],
+        destination.tenant_id,
+        destination.id,
         {**_subject(destination), "recoveredBy": how, "recoveredAt": iso(at)},
     )
 
 
-def exhausted(destination: dict[str, Any], delivery: dict[str, Any], *, at: datetime) -> Notice:
+def exhausted(destination: Subject, delivery: ExhaustedDelivery, *, at: datetime) -> Notice:
     return Notice(
         EventType.DELIVERY_EXHAUSTED,
-        destination["tenant_id"],
-        destination["id"],
+        destination.tenant_id,
+        destination.id,
         {
             **_subject(destination),
-            "deliveryId": delivery["id"],
-            "eventId": delivery["event_id"],
-            "eventType": delivery["event_type"],
-            "attempts": int(delivery["attempt_count"]),
-            "lastStatusCode": delivery.get("last_status_code"),
+            "deliveryId": delivery.id,
+            "eventId": delivery.event_id,
+            "eventType": delivery.event_type,
+            "attempts": int(delivery.attempt_count),
+            "lastStatusCode": delivery.last_status_code,
             "failedAt": iso(at),
         },
     )

@@ -52,8 +52,8 @@ async def visible_filter(request: Request, principal: Principal) -> DeliveryFilt
     store = services(request).store
     if flt.destination_id is not None:
         dst = await run(store.get_destination, flt.destination_id, include_deleted=True)
-        check_tenant(principal, dst["tenant_id"], f"destination {flt.destination_id}")
-        if flt.tenant_id is not None and dst["tenant_id"] != flt.tenant_id:
+        check_tenant(principal, dst.tenant_id, f"destination {flt.destination_id}")
+        if flt.tenant_id is not None and dst.tenant_id != flt.tenant_id:
             raise NotFoundError(f"destination {flt.destination_id} not found")
     if flt.event_id is not None and not await run(store.event_exists, flt.event_id, flt.tenant_id):
         raise NotFoundError(f"event {flt.event_id} not found")
@@ -67,8 +67,8 @@ async def list_deliveries(request: Request, principal: Principal) -> Response:
     page, size = paging(request)
     rows, total = await run(store.list_deliveries, flt, page=page, page_size=size)
     if query_bool(request, "includeAttempts"):
-        attempts = await run(store.attempts_for, [r["id"] for r in rows])
-        items = [delivery_out(r, attempts[r["id"]]) for r in rows]
+        attempts = await run(store.attempts_for, [r.id for r in rows])
+        items = [delivery_out(r, attempts[r.id]) for r in rows]
     else:
         items = [delivery_out(r) for r in rows]
     return json_response(page_body(items, page, size, total))
@@ -78,10 +78,10 @@ async def list_deliveries(request: Request, principal: Principal) -> Response:
 async def get_delivery(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await run(store.get_delivery, request.path_params["id"])
-    check_tenant(principal, row["tenant_id"], f"delivery {row['id']}")
+    check_tenant(principal, row.tenant_id, f"delivery {row.id}")
     attempts = None
     if query_bool(request, "includeAttempts") is not False:
-        attempts = (await run(store.attempts_for, [row["id"]]))[row["id"]]
+        attempts = (await run(store.attempts_for, [row.id]))[row.id]
     return json_response(delivery_out(row, attempts))
 
 
@@ -89,8 +89,8 @@ async def get_delivery(request: Request, principal: Principal) -> Response:
 async def replay_delivery(request: Request, principal: Principal) -> Response:
     svc = services(request)
     row = await run(svc.store.get_delivery, request.path_params["id"])
-    check_tenant(principal, row["tenant_id"], f"delivery {row['id']}")
-    replay = await run(svc.store.replay_delivery, row["id"])
+    check_tenant(principal, row.tenant_id, f"delivery {row.id}")
+    replay = await run(svc.store.replay_delivery, row.id)
     svc.wake_worker()
     return json_response(delivery_out(replay), 201)
 

@@ -36,18 +36,19 @@ from gateway.fanout import subscribes
 from gateway.models import DestinationStatus, SigningAlgorithm
 from gateway.signing import public_key_for
 from gateway.store import Principal, Store
+from gateway.store.records import DestinationRecord
 
 
 async def load_destination(
     store: Store, principal: Principal, destination_id: str
-) -> dict[str, Any]:
+) -> DestinationRecord:
     row = await run(store.get_destination, destination_id)
-    check_tenant(principal, row["tenant_id"], f"destination {destination_id}")
+    check_tenant(principal, row.tenant_id, f"destination {destination_id}")
     return row
 
 
-def with_public_key(store: Store, row: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
-    if row["signing"] == SigningAlgorithm.ED25519.value:
+def with_public_key(store: Store, row: DestinationRecord, out: dict[str, Any]) -> dict[str, Any]:
+    if row.signing == SigningAlgorithm.ED25519.value:
         view = store.destination_view(row)
         out["publicKeys"] = [public_key_for(k.secret) for k in view.keys]
     return out
@@ -94,7 +95,7 @@ async def patch_destination(request: Request, principal: Principal) -> Response:
     if body.url is not None:
         await guard_url(services(request), body.url, "url")
     changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
-    updated = await run(store.patch_destination, row["id"], changes, body.expected_version)
+    updated = await run(store.patch_destination, row.id, changes, body.expected_version)
     return json_response(destination_out(updated))
 
 
@@ -102,7 +103,7 @@ async def patch_destination(request: Request, principal: Principal) -> Response:
 async def delete_destination(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await load_destination(store, principal, request.path_params["id"])
-    await run(store.delete_destination, row["id"])
+    await run(store.delete_destination, row.id)
     return Response(status_code=204)
 
 
@@ -110,7 +111,7 @@ async def delete_destination(request: Request, principal: Principal) -> Response
 async def rotate_secret(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await load_destination(store, principal, request.path_params["id"])
-    updated, secret = await run(store.rotate_secret, row["id"])
+    updated, secret = await run(store.rotate_secret, row.id)
     return json_response(with_public_key(store, updated, destination_out(updated, secret)))
 
 
@@ -118,7 +119,7 @@ async def rotate_secret(request: Request, principal: Principal) -> Response:
 async def enable_destination(request: Request, principal: Principal) -> Response:
     svc = services(request)
     row = await load_destination(svc.store, principal, request.path_params["id"])
-    updated = await run(svc.store.set_destination_status, row["id"], DestinationStatus.ACTIVE)
+    updated = await run(svc.store.set_destination_status, row.id, DestinationStatus.ACTIVE)
     svc.wake_worker()
     return json_response(destination_out(updated))
 
@@ -130,7 +131,7 @@ async def disable_destination(request: Request, principal: Principal) -> Respons
     body = await parse_body(request, DisableIn)  # the body is optional: ``{"reason"?}``
     updated = await run(
         store.set_destination_status,
-        row["id"],
+        row.id,
         DestinationStatus.DISABLED,
         body.reason or "disabled by operator",
     )
@@ -143,7 +144,7 @@ async def test_destination(request: Request, principal: Principal) -> Response:
     row = await load_destination(svc.store, principal, request.path_params["id"])
     body = await parse_body(request, TestSendIn)
     event_type = body.event_type or next(
-        (t for t in catalog() if subscribes(row["event_types"], t)), next(iter(catalog()))
+        (t for t in catalog() if subscribes(row.event_types, t)), next(iter(catalog()))
     )
     if event_type not in catalog():
         raise ValidationError(

@@ -28,6 +28,7 @@ from gateway.api.common import (
 from gateway.api.schemas import event_out
 from gateway.models import iso
 from gateway.store import Principal
+from gateway.store.records import ErasureRecord
 
 MAX_MATCH_PATHS = 20
 
@@ -47,21 +48,21 @@ class ErasureIn(ApiModel):
         return value
 
 
-def erasure_out(row: dict[str, Any]) -> dict[str, Any]:
+def erasure_out(row: ErasureRecord) -> dict[str, Any]:
     """The audit row as the API shows it: never the matched value, only its hash."""
     return {
-        "id": row["id"],
-        "erasureId": row["id"],
-        "tenantId": row["tenant_id"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "matched": row["matched"],
-        "erased": row["erased"],
-        "keyId": row["key_id"],
-        "matchPaths": row["match_paths"],
-        "matchHash": row["match_hash"],
-        "createdAt": iso(row["created_at"]),
-        "completedAt": iso(row["completed_at"]) if row.get("completed_at") else None,
+        "id": row.id,
+        "erasureId": row.id,
+        "tenantId": row.tenant_id,
+        "kind": row.kind,
+        "status": row.status,
+        "matched": row.matched,
+        "erased": row.erased,
+        "keyId": row.key_id,
+        "matchPaths": row.match_paths,
+        "matchHash": row.match_hash,
+        "createdAt": iso(row.created_at),
+        "completedAt": iso(row.completed_at) if row.completed_at else None,
     }
 
 
@@ -69,8 +70,8 @@ def erasure_out(row: dict[str, Any]) -> dict[str, Any]:
 async def delete_event(request: Request, principal: Principal) -> Response:
     store = services(request).store
     event = await run(store.get_event, request.path_params["id"])
-    check_tenant(principal, event["tenant_id"], f"event {event['id']}")
-    await run(store.erase_event, event["id"], key_id=principal.key_id)
+    check_tenant(principal, event.tenant_id, f"event {event.id}")
+    await run(store.erase_event, event.id, key_id=principal.key_id)
     return Response(status_code=204)
 
 
@@ -88,7 +89,7 @@ async def create_erasure(request: Request, principal: Principal) -> Response:
 @endpoint
 async def get_erasure(request: Request, principal: Principal) -> Response:
     row = await run(services(request).store.get_erasure, request.path_params["id"])
-    check_tenant(principal, row["tenant_id"], f"erasure {row['id']}")
+    check_tenant(principal, row.tenant_id, f"erasure {row.id}")
     return json_response(erasure_out(row))
 
 
@@ -96,10 +97,10 @@ async def get_erasure(request: Request, principal: Principal) -> Response:
 async def operational_events(request: Request, principal: Principal) -> Response:
     store = services(request).store
     destination = await run(store.get_destination, request.path_params["id"])
-    check_tenant(principal, destination["tenant_id"], f"destination {destination['id']}")
+    check_tenant(principal, destination.tenant_id, f"destination {destination.id}")
     limit = query_int(request, "limit", 20, 1, 100)
     rows = await run(
-        store.operational_events_of, destination["tenant_id"], destination["id"], limit=limit
+        store.operational_events_of, destination.tenant_id, destination.id, limit=limit
     )
     return json_response(page_body([event_out(r) for r in rows], 1, limit, len(rows)))
 

@@ -129,11 +129,11 @@ async def get_event(request: Request, principal: Principal) -> Response:
     # the tenant (needed only when several tenants use the same id).
     tenant_id = scope_tenant(principal, request.query_params.get("tenantId") or None)
     row = await run(store.get_event, request.path_params["id"], tenant_id)
-    check_tenant(principal, row["tenant_id"], f"event {row['id']}")
-    deliveries = await run(store.deliveries_of_event, row["id"], row["tenant_id"])
-    attempts = await run(store.attempts_for, [d["id"] for d in deliveries])
+    check_tenant(principal, row.tenant_id, f"event {row.id}")
+    deliveries = await run(store.deliveries_of_event, row.id, row.tenant_id)
+    attempts = await run(store.attempts_for, [d.id for d in deliveries])
     out = event_out(row)
-    out["deliveries"] = [delivery_out(d, attempts.get(d["id"], [])) for d in deliveries]
+    out["deliveries"] = [delivery_out(d, attempts.get(d.id, [])) for d in deliveries]
     return json_response(out)
 
 

@@ -24,6 +24,7 @@ from gateway.api.common import endpoint, services
 from gateway.api.deliveries import visible_filter
 from gateway.models import iso
 from gateway.store import Principal
+from gateway.store.records import DeliveryRecord
 
 CHUNK_ROWS = 1000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -65,12 +66,12 @@ def safe_cell(value: Any) -> str | int | float:
     return text
 
 
-def csv_lines(rows: list[dict[str, Any]], header: bool = False) -> str:
+def csv_lines(rows: list[DeliveryRecord], header: bool = False) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow([name for name, _ in COLUMNS])
-    writer.writerows([safe_cell(row[key]) for _, key in COLUMNS] for row in rows)
+    writer.writerows([safe_cell(getattr(row, key)) for _, key in COLUMNS] for row in rows)
     return out.getvalue()
 
 
@@ -78,7 +79,7 @@ def csv_lines(rows: list[dict[str, Any]], header: bool = False) -> str:
 async def export_deliveries(request: Request, principal: Principal) -> Response:
     store = services(request).store
     flt = await visible_filter(request, principal)
-    rows: Iterator[dict[str, Any]] = store.iter_deliveries(flt, chunk=CHUNK_ROWS)
+    rows: Iterator[DeliveryRecord] = store.iter_deliveries(flt, chunk=CHUNK_ROWS)
 
     async def body() -> AsyncIterator[bytes]:
         yield ("\ufeff" + csv_lines([], header=True)).encode()

@@ -34,6 +34,7 @@ from gateway.errors import NotFoundError, ValidationError
 from gateway.models import iso
 from gateway.registry import PLATFORMS, get_connector
 from gateway.store import Principal, Store
+from gateway.store.records import DestinationRecord
 
 URL_KEYS = ("url", "hookUrl", "targetUrl", "target_url")
 SAMPLE_COUNT = 3
@@ -57,19 +58,19 @@ def _event_type(value: Any, path: str) -> str:
     return value
 
 
-def _subscription_out(row: dict[str, Any]) -> dict[str, Any]:
+def _subscription_out(row: DestinationRecord) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "url": row["url"],
-        "event": row["event_types"][0],
-        "createdAt": iso(row["created_at"]),
-        "status": row["status"],
+        "id": row.id,
+        "url": row.url,
+        "event": row.event_types[0],
+        "createdAt": iso(row.created_at),
+        "status": row.status,
     }
 
 
 async def _find(
     store: Store, tenant_id: str | None, platform: str, url: str | None, event: str | None
-) -> list[dict[str, Any]]:
+) -> list[DestinationRecord]:
     rows, _ = await run(
         store.list_destinations,
         tenant_id=tenant_id,
@@ -79,7 +80,7 @@ async def _find(
         url=url,
         event_type=event,
     )
-    return [r for r in rows if r["subscription"]]
+    return [r for r in rows if r.subscription]
 
 
 @endpoint
@@ -140,9 +141,9 @@ async def unsubscribe(request: Request, principal: Principal) -> Response:
         row = await run(store.get_destination, request.path_params["id"])
     except NotFoundError:
         return Response(status_code=204)
-    if row["connector"] == platform and row["subscription"] and principal.can_see(row["tenant_id"]):
+    if row.connector == platform and row.subscription and principal.can_see(row.tenant_id):
         with contextlib.suppress(NotFoundError):  # a concurrent unsubscribe won
-            await run(store.delete_destination, row["id"])
+            await run(store.delete_destination, row.id)
     return Response(status_code=204)
 
 
@@ -187,7 +188,7 @@ async def samples(request: Request, principal: Principal) -> Response:
     if not rows:
         example = copy.deepcopy(catalog()[event_type].example)
         return json_response([adapter.samples(event_type, example)])
-    return json_response([adapter.samples(event_type, r["data"], r["id"]) for r in rows])
+    return json_response([adapter.samples(event_type, r.data, r.id) for r in rows])
 
 
 @endpoint
@@ -205,7 +206,7 @@ async def poll_events(request: Request, principal: Principal) -> Response:
         limit=limit,
         since=query_time(request, "since"),
     )
-    return json_response([adapter.samples(event_type, r["data"], r["id"]) for r in rows])
+    return json_response([adapter.samples(event_type, r.data, r.id) for r in rows])
 
 
 routes = [

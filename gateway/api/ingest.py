@@ -90,9 +90,9 @@ async def create_source(request: Request, principal: Principal) -> Response:
         secret=secret,
         config=config,
     )
-    ingest_url = str(request.url_for("ingest", kind=body.kind, source_id=row["id"]))
+    ingest_url = str(request.url_for("ingest", kind=body.kind, source_id=row.id))
     out: dict[str, Any] = {
-        "sourceId": row["id"],
+        "sourceId": row.id,
         "tenantId": tenant_id,
         "kind": body.kind,
         "ingestUrl": ingest_url,
@@ -109,14 +109,14 @@ async def ingest(request: Request) -> Response:
         row = await run(svc.store.get_source, request.path_params["source_id"])
     except NotFoundError:
         raise SignatureError("unknown source; cannot verify this delivery") from None
-    if row["kind"] != kind:
+    if row.kind != kind:
         raise SignatureError("unknown source; cannot verify this delivery")
     source = SourceView(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
+        id=row.id,
+        tenant_id=row.tenant_id,
         kind=kind,
-        secret=row["secret"],
-        config=row["config"] or {},
+        secret=row.secret,
+        config=row.config or {},
     )
     inbound = get_inbound(kind)
     body = await request.body()

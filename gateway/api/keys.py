@@ -22,6 +22,7 @@ from gateway.api.common import (
 from gateway.api.schemas import KeyIn
 from gateway.errors import ForbiddenError, NotFoundError
 from gateway.store import Principal
+from gateway.store.records import ApiKeyRecord
 
 
 def _admin_only(principal: Principal, what: str) -> None:
@@ -45,12 +46,17 @@ async def create_key(request: Request, principal: Principal) -> Response:
     )
 
 
-def key_out(row: dict[str, Any]) -> dict[str, Any]:
+def key_out(row: ApiKeyRecord) -> dict[str, Any]:
     """A key as listed: who it is for and when it was used, never the key or its hash."""
     out: dict[str, Any] = camel(
-        {k: row[k] for k in ("tenant_id", "name", "created_at", "last_used_at")}
+        {
+            "tenant_id": row.tenant_id,
+            "name": row.name,
+            "created_at": row.created_at,
+            "last_used_at": row.last_used_at,
+        }
     )
-    return {"keyId": row["id"], **out, "admin": bool(row["is_admin"])}
+    return {"keyId": row.id, **out, "admin": bool(row.is_admin)}
 
 
 @endpoint

@@ -147,10 +147,10 @@ class SnapshotCollector(Collector):
             labels=["tenant"],
         )
         for cursor in self.snap.cursors:
-            success = cursor["last_success_at"]
+            success = cursor.last_success_at
             if success is not None:
-                lag.add_metric([cursor["tenant_id"]], max(0.0, self.now - success.timestamp()))
-            failures.add_metric([cursor["tenant_id"]], cursor["failures"] or 0)
+                lag.add_metric([cursor.tenant_id], max(0.0, self.now - success.timestamp()))
+            failures.add_metric([cursor.tenant_id], cursor.failures or 0)
         yield lag
         yield failures
 

@@ -25,6 +25,7 @@ from gateway.api.common import (
 from gateway.errors import NotFoundError, ValidationError
 from gateway.models import DeliveryStatus, iso
 from gateway.store import Principal, ReplayFilter
+from gateway.store.records import ReplayRecord
 
 
 class ReplayIn(ApiModel):
@@ -40,18 +41,18 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def replay_out(row: dict[str, Any]) -> dict[str, Any]:
+def replay_out(row: ReplayRecord) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "replayId": row["id"],
-        "tenantId": row["tenant_id"],
-        "status": row["status"],
-        "matched": row["matched"],
-        "created": row["created"],
-        "filters": row["filters"],
-        "error": row["error"],
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
+        "id": row.id,
+        "replayId": row.id,
+        "tenantId": row.tenant_id,
+        "status": row.status,
+        "matched": row.matched,
+        "created": row.created,
+        "filters": row.filters,
+        "error": row.error,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
     }
 
 
@@ -60,13 +61,13 @@ async def _replay_filter(request: Request, principal: Principal, body: ReplayIn)
     tenant_id = scope_tenant(principal, body.tenant_id)
     if body.destination_id is not None:
         destination = await run(store.get_destination, body.destination_id)
-        check_tenant(principal, destination["tenant_id"], f"destination {body.destination_id}")
-        if tenant_id is not None and destination["tenant_id"] != tenant_id:
+        check_tenant(principal, destination.tenant_id, f"destination {body.destination_id}")
+        if tenant_id is not None and destination.tenant_id != tenant_id:
             raise ValidationError(
                 "destinationId belongs to another tenant",
                 details=[{"path": "destinationId", "message": "not in tenantId"}],
             )
-        tenant_id = destination["tenant_id"]
+        tenant_id = destination.tenant_id
     since = _utc(body.since)
     # The upper bound is frozen now, so deliveries created later (the replay's own) never match.
     until = _utc(body.until) if body.until is not None else store.clock()
@@ -97,12 +98,12 @@ async def create_replay(request: Request, principal: Principal) -> Response:
     return json_response(replay_out(row), 202)
 
 
-async def _load(request: Request, principal: Principal) -> dict[str, Any]:
+async def _load(request: Request, principal: Principal) -> ReplayRecord:
     row = await run(services(request).store.get_replay, request.path_params["id"])
-    if row["tenant_id"] is None and not principal.is_admin:  # an all-tenant job is admin-only
-        raise NotFoundError(f"replay {row['id']} not found")
-    if row["tenant_id"] is not None:
-        check_tenant(principal, row["tenant_id"], f"replay {row['id']}")
+    if row.tenant_id is None and not principal.is_admin:  # an all-tenant job is admin-only
+        raise NotFoundError(f"replay {row.id} not found")
+    if row.tenant_id is not None:
+        check_tenant(principal, row.tenant_id, f"replay {row.id}")
     return row
 
 
@@ -124,7 +125,7 @@ async def list_replays(request: Request, principal: Principal) -> Response:
 @endpoint
 async def cancel_replay(request: Request, principal: Principal) -> Response:
     row = await _load(request, principal)
-    return json_response(replay_out(await run(services(request).store.cancel_replay, row["id"])))
+    return json_response(replay_out(await run(services(request).store.cancel_replay, row.id)))
 
 
 routes = [

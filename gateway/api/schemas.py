@@ -15,6 +15,7 @@ from gateway.catalog import catalog
 from gateway.models import SigningAlgorithm
 from gateway.redaction import REDACTED
 from gateway.registry import CONNECTORS, PLATFORMS
+from gateway.store.records import DeliveryRecord, DestinationRecord, EventRecord, StoredAttempt
 
 MAX_RETRY_STEPS = 20
 MAX_RETRY_STEP_SECONDS = 7 * 86400
@@ -152,37 +153,37 @@ class KeyIn(ApiModel):
     admin: bool = False
 
 
-def destination_out(row: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
-    headers = dict.fromkeys(row["headers"] or {}, REDACTED)  # values are sealed (CONTRACT §1)
+def destination_out(row: DestinationRecord, secret: str | None = None) -> dict[str, Any]:
+    headers = dict.fromkeys(row.headers or {}, REDACTED)  # values are sealed (CONTRACT §1)
     out: dict[str, Any] = camel(
         {
-            "id": row["id"],
-            "tenant_id": row["tenant_id"],
-            "name": row["name"],
-            "connector": row["connector"],
-            "url": row["url"],
-            "event_types": row["event_types"],
-            "signing": row["signing"],
-            "retry_schedule": row["retry_schedule"],
-            "timeout_seconds": row["timeout_seconds"],
-            "rate_limit_per_second": row["rate_limit_per_second"],
-            "ordered": row["ordered"],
-            "status": row["status"],
-            "disabled_reason": row["disabled_reason"],
-            "disabled_at": row["disabled_at"],
-            "circuit": row.get("circuit") or "closed",  # CONTRACT §2: closed | open | halfOpen
-            "version": row["version"],
-            "has_credentials": row["credentials_enc"] is not None,
-            "created_at": row["created_at"],
-            "updated_at": row["updated_at"],
-            "is_subscription": row["connector"] in PLATFORMS,
+            "id": row.id,
+            "tenant_id": row.tenant_id,
+            "name": row.name,
+            "connector": row.connector,
+            "url": row.url,
+            "event_types": row.event_types,
+            "signing": row.signing,
+            "retry_schedule": row.retry_schedule,
+            "timeout_seconds": row.timeout_seconds,
+            "rate_limit_per_second": row.rate_limit_per_second,
+            "ordered": row.ordered,
+            "status": row.status,
+            "disabled_reason": row.disabled_reason,
+            "disabled_at": row.disabled_at,
+            "circuit": row.circuit or "closed",  # CONTRACT §2: closed | open | halfOpen
+            "version": row.version,
+            "has_credentials": row.credentials_enc is not None,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "is_subscription": row.connector in PLATFORMS,
         }
     )
     # User-shaped objects keep their keys as given.
-    out["filter"] = row["filter"]
+    out["filter"] = row.filter
     out["headers"] = headers
-    out["options"] = row["options"]
-    out["outputSchema"] = row["output_schema"]
+    out["options"] = row.options
+    out["outputSchema"] = row.output_schema
     if secret is not None:
         out["secret"] = secret
     return out
@@ -211,39 +212,53 @@ DELIVERY_FIELDS = (
 
 
 def delivery_out(
-    row: dict[str, Any], attempts: list[dict[str, Any]] | None = None
+    row: DeliveryRecord, attempts: list[StoredAttempt] | None = None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = camel({k: row[k] for k in DELIVERY_FIELDS})
+    out: dict[str, Any] = camel({k: getattr(row, k) for k in DELIVERY_FIELDS})
     if attempts is not None:
         out["attempts"] = [attempt_out(a) for a in attempts]
     return out
 
 
-def attempt_out(row: dict[str, Any]) -> dict[str, Any]:
+def attempt_out(row: StoredAttempt) -> dict[str, Any]:
     out: dict[str, Any] = camel(
-        {k: v for k, v in row.items() if k not in ("request_headers", "response_headers")}
+        {
+            "id": row.id,
+            "delivery_id": row.delivery_id,
+            "destination_id": row.destination_id,
+            "number": row.number,
+            "started_at": row.started_at,
+            "duration_ms": row.duration_ms,
+            "status_code": row.status_code,
+            "request_url": row.request_url,
+            "request_body": row.request_body,
+            "response_body": row.response_body,
+            "error_class": row.error_class,
+            "error": row.error,
+            "outcome": row.outcome,
+        }
     )
-    out.setdefault("requestBody", None)
-    out["requestHeaders"] = row["request_headers"]
-    out["responseHeaders"] = row["response_headers"]
+    # Headers as sent and received: camel() would rename a header name with an underscore.
+    out["requestHeaders"] = row.request_headers
+    out["responseHeaders"] = row.response_headers
     return out
 
 
-def event_out(row: dict[str, Any]) -> dict[str, Any]:
+def event_out(row: EventRecord) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "tenantId": row["tenant_id"],
-        "type": row["type"],
-        "timestamp": times(row["created_at"]),
-        "origin": row["origin"],
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "type": row.type,
+        "timestamp": times(row.created_at),
+        "origin": row.origin,
         **payload_out(row),
     }
 
 
-def payload_out(row: dict[str, Any]) -> dict[str, Any]:
+def payload_out(row: EventRecord) -> dict[str, Any]:
     """``data``, or ``data: null`` with ``expunged``/``expired`` once erased or pruned (§3)."""
-    if row.get("expunged_at") is not None:
+    if row.expunged_at is not None:
         return {"data": None, "expunged": True}
-    if row.get("expired_at") is not None:
+    if row.expired_at is not None:
         return {"data": None, "expired": True}
-    return {"data": row["data"]}
+    return {"data": row.data}

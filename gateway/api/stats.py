@@ -70,12 +70,12 @@ def _window(request: Request, now: datetime) -> tuple[datetime, datetime, int]:
 async def destination_stats(request: Request, principal: Principal) -> Response:
     store = services(request).store
     row = await run(store.get_destination, request.path_params["id"], include_deleted=True)
-    check_tenant(principal, row["tenant_id"], f"destination {row['id']}")
+    check_tenant(principal, row.tenant_id, f"destination {row.id}")
     since, until, bucket = _window(request, store.clock())
     series = await run(
-        store.destination_series, row["id"], since=since, until=until, bucket_seconds=bucket
+        store.destination_series, row.id, since=since, until=until, bucket_seconds=bucket
     )
-    summary = (await run(store.destination_summaries, [row["id"]], since=since))[row["id"]]
+    summary = (await run(store.destination_summaries, [row.id], since=since))[row.id]
     points: list[dict[str, Any]] = [
         {
             "at": iso(since + timedelta(seconds=p["bucket"] * bucket)),
@@ -90,11 +90,11 @@ async def destination_stats(request: Request, principal: Principal) -> Response:
     ]
     return json_response(
         {
-            "destinationId": row["id"],
+            "destinationId": row.id,
             "since": iso(since),
             "until": iso(until),
             "bucketSeconds": bucket,
-            "summary": summary_out(row["id"], summary),
+            "summary": summary_out(row.id, summary),
             "series": points,
         }
     )
@@ -126,7 +126,7 @@ async def destination_summaries(request: Request, principal: Principal) -> Respo
             details=[{"path": "ids", "message": "comma-separated ids"}],
         )
     rows = await run(store.destinations_by_ids, wanted)
-    visible = [i for i in wanted if i in rows and principal.can_see(rows[i]["tenant_id"])]
+    visible = [i for i in wanted if i in rows and principal.can_see(rows[i].tenant_id)]
     since = query_time(request, "since") or store.clock() - DEFAULT_WINDOW
     summaries = await run(store.destination_summaries, visible, since=since)
     items = [summary_out(i, summaries[i]) for i in visible]

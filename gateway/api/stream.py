@@ -35,6 +35,7 @@ from gateway.api.common import (
 from gateway.errors import AuthError, GatewayError, ValidationError
 from gateway.models import iso
 from gateway.store import Store
+from gateway.store.records import ChangeRecord
 from gateway.store.stats import CHANGE_FEED_LIMIT
 
 POLL_SECONDS = 0.5
@@ -102,26 +103,26 @@ def _start_seq(request: Request) -> int | None:
     return max(0, value)
 
 
-def change_out(row: dict[str, Any]) -> dict[str, Any]:
+def change_out(row: ChangeRecord) -> dict[str, Any]:
     return {
-        "seq": row["seq"],
-        "deliveryId": row["delivery_id"],
-        "tenantId": row["tenant_id"],
-        "destinationId": row["destination_id"],
-        "status": row["status"],
-        "attemptCount": row["attempt_count"],
-        "at": iso(row["at"]),
-        "eventId": row["event_id"],
-        "eventType": row["event_type"],
-        "connector": row["connector"],
-        "trigger": row["trigger"],
-        "replayOf": row["replay_of"],
-        "isTest": bool(row["is_test"]),
+        "seq": row.seq,
+        "deliveryId": row.delivery_id,
+        "tenantId": row.tenant_id,
+        "destinationId": row.destination_id,
+        "status": row.status,
+        "attemptCount": row.attempt_count,
+        "at": iso(row.at),
+        "eventId": row.event_id,
+        "eventType": row.event_type,
+        "connector": row.connector,
+        "trigger": row.trigger,
+        "replayOf": row.replay_of,
+        "isTest": bool(row.is_test),
     }
 
 
-def sse_event(row: dict[str, Any]) -> str:
-    return f"id: {row['seq']}\nevent: delivery\ndata: {json.dumps(change_out(row))}\n\n"
+def sse_event(row: ChangeRecord) -> str:
+    return f"id: {row.seq}\nevent: delivery\ndata: {json.dumps(change_out(row))}\n\n"
 
 
 async def stream(request: Request) -> Response:
@@ -132,7 +133,7 @@ async def stream(request: Request) -> Response:
     destination_id = request.query_params.get("destinationId") or None
     if destination_id is not None:
         destination = await run(svc.store.get_destination, destination_id)
-        check_tenant(principal, destination["tenant_id"], f"destination {destination_id}")
+        check_tenant(principal, destination.tenant_id, f"destination {destination_id}")
     horizon = _horizon(request)
     start = _start_seq(request)
     last = start if start is not None else await horizon.get()
@@ -163,7 +164,7 @@ async def stream(request: Request) -> Response:
             full = len(rows) >= CHANGE_FEED_LIMIT
             if upto > last:
                 # A short page means every change up to the horizon was seen (others' included).
-                last = int(rows[-1]["seq"]) if full else upto
+                last = rows[-1].seq if full else upto
             if rows:
                 yield "".join(sse_event(r) for r in rows)
                 quiet_since = time.monotonic()

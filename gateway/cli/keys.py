@@ -67,9 +67,9 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     rows, _ = store.list_api_keys(args.tenant)
     print(f"{'KEY ID':<32} {'TENANT':<20} {'NAME':<20} {'CREATED':<25} LAST USED")
     for r in rows:
-        tenant = r["tenant_id"] or "(admin)"
-        last = iso(r["last_used_at"]) if r["last_used_at"] else "never"
-        print(f"{r['id']:<32} {tenant:<20} {r['name']:<20} {iso(r['created_at']):<25} {last}")
+        tenant = r.tenant_id or "(admin)"
+        last = iso(r.last_used_at) if r.last_used_at else "never"
+        print(f"{r.id:<32} {tenant:<20} {r.name:<20} {iso(r.created_at):<25} {last}")
     return 0
 
 

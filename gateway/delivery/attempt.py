@@ -21,19 +21,20 @@ from gateway.redaction import strip_userinfo
 from gateway.registry import get_connector
 from gateway.retry import parse_retry_after
 from gateway.store import AttemptRecord, Claimed
+from gateway.store.records import DestinationRecord
 
 
 async def attempt(
     client: DeliveryClient,
     item: Claimed,
     event: Event,
-    dst: dict[str, Any],
+    dst: DestinationRecord,
     view: DestinationView,
     *,
     clock: Any,
     rng: random.Random,
 ) -> AttemptRecord:
-    connector = get_connector(dst["connector"])
+    connector = get_connector(dst.connector)
     number = item.attempt_count + 1
     started: datetime = clock()
     t0 = time.perf_counter()
@@ -48,7 +49,7 @@ async def attempt(
             attempt_number=number,
             is_test=item.is_test,
             now=started,
-            output_schema=dst["output_schema"],
+            output_schema=dst.output_schema,
         )
         request_url = strip_userinfo(prepared.url)
         request_headers = redact(prepared.headers, _secret_header_names(view, prepared.headers))
@@ -80,7 +81,7 @@ async def attempt(
 
 def build_record(
     item: Claimed,
-    dst: dict[str, Any] | None,
+    dst: DestinationRecord | None,
     started: datetime,
     duration_ms: float,
     request_url: str,
@@ -94,7 +95,7 @@ def build_record(
     retry_after = None
     if response is not None and outcome.verdict is Verdict.RETRY:
         retry_after = parse_retry_after(_header(response, "retry-after"), clock())
-    raw_schedule = dst["retry_schedule"] if dst is not None else None
+    raw_schedule = dst.retry_schedule if dst is not None else None
     return AttemptRecord(
         delivery_id=item.id,
         tenant_id=item.tenant_id,

@@ -38,6 +38,7 @@ from gateway.outcome import Policy
 from gateway.registry import get_connector
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, Claimed, Recorded, Store
+from gateway.store.records import DestinationRecord
 
 log = logging.getLogger(__name__)
 
@@ -234,16 +235,16 @@ class Worker:
             )
         return limit
 
-    def _rate(self, dst: dict[str, Any]) -> float | None:
-        if dst["rate_limit_per_second"]:
-            return float(dst["rate_limit_per_second"])
-        option = (dst["options"] or {}).get("rateLimitPerSecond")
+    def _rate(self, dst: DestinationRecord) -> float | None:
+        if dst.rate_limit_per_second:
+            return float(dst.rate_limit_per_second)
+        option = (dst.options or {}).get("rateLimitPerSecond")
         if option:
             return float(option)
-        return get_connector(dst["connector"]).default_rate_limit_per_second
+        return get_connector(dst.connector).default_rate_limit_per_second
 
-    def _view(self, dst: dict[str, Any]) -> Any:
-        key = (dst["id"], int(dst["version"]))
+    def _view(self, dst: DestinationRecord) -> Any:
+        key = (dst.id, int(dst.version))
         view = self._views.get(key)
         if view is None:
             if len(self._views) > 10_000:
@@ -314,11 +315,11 @@ class Worker:
                 item, dst, now, 0.0, "", {}, None, outcome, clock=self.store.clock, rng=self.rng
             )
         event = Event(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            type=row["type"],
-            data=row["data"],
-            created_at=row["created_at"],
+            id=row.id,
+            tenant_id=row.tenant_id,
+            type=row.type,
+            data=row.data,
+            created_at=row.created_at,
         )
         view = self._view(dst)
         return await attempt(

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.errors import MigrationsPending
 from gateway.secretbox import SecretBox
 from gateway.settings import Settings
+from gateway.store import dialect
 from gateway.store.attempts import AttemptRecord, Recorded, RecordResult
 from gateway.store.base import translate
 from gateway.store.claim import Claimed, ClaimVerbs
@@ -53,7 +54,7 @@ def open_store(settings: Settings, *, run_migrations: bool | None = None) -> Sto
     box = SecretBox.from_settings(settings.encryption_key, settings.database_dir())
     try:
         if run_migrations is None:
-            run_migrations = engine.dialect.name == "sqlite" or settings.auto_migrate
+            run_migrations = dialect.is_sqlite(engine) or settings.auto_migrate
             if not run_migrations and (pending := pending_migrations(engine)):
                 raise MigrationsPending(
                     f"the database schema is behind ({len(pending)} migration(s) pending, up to "

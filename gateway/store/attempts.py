@@ -22,9 +22,10 @@ from gateway.adapters import Outcome, Verdict
 from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.opevents import Notice
 from gateway.outcome import AfterAttempt, AttemptFacts, Circuit, Health, Policy, after_attempt
-from gateway.store.base import StoreBase, insert_ignore
+from gateway.store.base import StoreBase
 from gateway.store.changes import Move, move_each
 from gateway.store.destinations import cancel_pending
+from gateway.store.dialect import for_update, insert_ignore
 from gateway.store.erasure import scrub_expunged_attempts
 from gateway.store.opevents import disable_notices, emit_notices, end_streaks, exhausted_notices
 from gateway.store.tables import attempts as _att
@@ -127,9 +128,8 @@ def _held(
     query = select(_dlv.c.id, _dlv.c.status, _dlv.c.leased_by, _dlv.c.attempt_count).where(
         _dlv.c.id.in_(sorted({r.delivery_id for r in records}))
     )
-    if conn.dialect.name == "postgresql":
-        query = query.order_by(_dlv.c.id).with_for_update()
-    rows = {r.id: r for r in conn.execute(query)}
+    # Locked in id order, so two writers never wait on each other crosswise.
+    rows = {r.id: r for r in conn.execute(for_update(conn, query.order_by(_dlv.c.id)))}
     valid: list[AttemptRecord] = []
     stale: list[AttemptRecord] = []
     seen: set[str] = set()
@@ -153,8 +153,6 @@ def _health(conn: Connection, destination_ids: list[str]) -> dict[str, Health]:
     if not destination_ids:
         return {}
     query = select(_dst).where(_dst.c.id.in_(destination_ids)).order_by(_dst.c.id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     return {
         r.id: Health(
             status=DestinationStatus(r.status),
@@ -166,7 +164,7 @@ def _health(conn: Connection, destination_ids: list[str]) -> dict[str, Health]:
             probe_failures=int(r.probe_failures),
             circuit_retry_at=r.circuit_retry_at,
         )
-        for r in conn.execute(query)
+        for r in conn.execute(for_update(conn, query))
     }
 
 

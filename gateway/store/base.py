@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -14,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.errors import StoreError, StoreUnavailable
 from gateway.secretbox import SecretBox
+from gateway.store import dialect
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class StoreBase:
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        """``sqlite`` or ``postgresql`` (for display: branch in ``dialect.py``, not on this)."""
+        return dialect.name_of(self.engine)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -86,18 +87,3 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 def page_bounds(page: int, page_size: int) -> tuple[int, int]:
     return (page - 1) * page_size, page_size
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)
-
-
-def insert_ignore(conn: Connection, table: Any) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()

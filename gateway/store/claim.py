@@ -31,9 +31,10 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from gateway.models import DeliveryStatus
 from gateway.outcome import Circuit
 from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
-from gateway.store.base import insert_ignore, row_dict
 from gateway.store.changes import Move, move_each, move_where
+from gateway.store.dialect import insert_ignore, locks_rows
 from gateway.store.events import events_by_key
+from gateway.store.records import DestinationRecord, EventRecord
 from gateway.store.tables import UTCDateTime
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destination_pacing as _pace
@@ -102,8 +103,8 @@ class Claimed:
     is_test: bool
     trigger: str
     replay_of: str | None
-    event: dict[str, Any] | None = None  # the events row (None: the event is gone)
-    destination: dict[str, Any] | None = None  # the destinations row
+    event: EventRecord | None = None  # the events row (None: the event is gone)
+    destination: DestinationRecord | None = None  # the destinations row
     send_at: datetime | None = None  # its rate-limit slot (None: at once)
     slot_seconds: float = 0.0  # the destination's slot spacing (0: not rate-limited)
     probe: bool = False  # the circuit's probe: one at a time per destination
@@ -119,7 +120,7 @@ class ClaimVerbs(AttemptVerbs):
         caps: Mapping[str, int] | None = None,
         default_cap: int | None = None,
         blocked: Collection[str] = (),
-        rate_of: Callable[[dict[str, Any]], float | None] | None = None,
+        rate_of: Callable[[DestinationRecord], float | None] | None = None,
         horizon_seconds: float = 1.0,
         housekeeping: bool = True,
     ) -> list[Claimed]:
@@ -157,7 +158,7 @@ class ClaimVerbs(AttemptVerbs):
                 )
                 if not chosen:
                     break
-                destinations = _rows_by_id(conn, _dst, {d for _, d in chosen})
+                destinations = _destinations_by_id(conn, {d for _, d in chosen})
                 slots = _reserve_slots(conn, chosen, destinations, rate_of, now, horizon_seconds)
                 claimed = self._take(conn, owner, slots, now, lease_seconds, destinations, probes)
                 if claimed:
@@ -205,13 +206,13 @@ class ClaimVerbs(AttemptVerbs):
         slots: dict[str, tuple[datetime | None, float]],
         now: datetime,
         lease_seconds: float,
-        destinations: dict[str, dict[str, Any]],
+        destinations: dict[str, DestinationRecord],
         probes: set[str],
     ) -> list[Claimed]:
         if not slots:
             return []
         ids = sorted(slots)
-        if conn.dialect.name == "postgresql":  # skip what another worker has locked
+        if locks_rows(conn):  # skip what another worker has locked
             free = _dlv.alias("free")
             ids_clause: Any = _dlv.c.id.in_(
                 select(free.c.id)
@@ -344,18 +345,18 @@ def _share(rows: list[Any], limit: int, cap: Callable[[str], int]) -> list[tuple
     return chosen
 
 
-def _rows_by_id(conn: Connection, table: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+def _destinations_by_id(conn: Connection, ids: set[str]) -> dict[str, DestinationRecord]:
     if not ids:
         return {}
-    rows = conn.execute(select(table).where(table.c.id.in_(sorted(ids)))).all()
-    return {r.id: row_dict(r) for r in rows}
+    rows = conn.execute(select(_dst).where(_dst.c.id.in_(sorted(ids)))).all()
+    return {r.id: DestinationRecord.from_row(r) for r in rows}
 
 
 def _reserve_slots(
     conn: Connection,
     chosen: list[tuple[str, str]],
-    destinations: dict[str, dict[str, Any]],
-    rate_of: Callable[[dict[str, Any]], float | None] | None,
+    destinations: dict[str, DestinationRecord],
+    rate_of: Callable[[DestinationRecord], float | None] | None,
     now: datetime,
     horizon_seconds: float,
 ) -> dict[str, tuple[datetime | None, float]]:

@@ -12,8 +12,9 @@ from sqlalchemy import Select, func, insert, select
 from gateway import ids
 from gateway.errors import ConflictError, NotFoundError, PayloadExpiredError
 from gateway.models import DeliveryTrigger
-from gateway.store.base import page_bounds, row_dict
+from gateway.store.base import page_bounds
 from gateway.store.events import EventVerbs
+from gateway.store.records import DeliveryRecord, DestinationRecord, EventRecord, StoredAttempt
 from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import attempts as _att
 from gateway.store.tables import deliveries as _dlv
@@ -49,29 +50,29 @@ class DeliveryFilter:
         return query
 
 
-def refuse_gone_payload(event: dict[str, Any]) -> None:
+def refuse_gone_payload(event: EventRecord) -> None:
     """409 ``payload_expired`` for an event whose data retention or an erasure removed."""
-    if event.get("expunged_at") is not None:
-        raise PayloadExpiredError(f"event {event['id']} was erased; its payload is gone")
-    if event.get("expired_at") is not None:
-        raise PayloadExpiredError(f"event {event['id']} is past payload retention")
+    if event.expunged_at is not None:
+        raise PayloadExpiredError(f"event {event.id} was erased; its payload is gone")
+    if event.expired_at is not None:
+        raise PayloadExpiredError(f"event {event.id} is past payload retention")
 
 
 class DeliveryVerbs(EventVerbs):
     def list_deliveries(
         self, flt: DeliveryFilter, *, page: int, page_size: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[DeliveryRecord], int]:
         offset, limit = page_bounds(page, page_size)
         with self.read() as conn:
             total = conn.execute(flt.where(select(func.count()).select_from(_dlv))).scalar_one()
             rows = conn.execute(
                 flt.where(select(_dlv)).order_by(_dlv.c.id.desc()).offset(offset).limit(limit)
             ).all()
-        return [row_dict(r) for r in rows], int(total)
+        return [DeliveryRecord.from_row(r) for r in rows], int(total)
 
     def iter_deliveries(
         self, flt: DeliveryFilter, *, chunk: int = 1000
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[DeliveryRecord]:
         """Every matching delivery, newest first, read in keyset chunks (CSV export)."""
         after: str | None = None
         while True:
@@ -82,17 +83,17 @@ class DeliveryVerbs(EventVerbs):
                 rows = conn.execute(query.order_by(_dlv.c.id.desc()).limit(chunk)).all()
             if not rows:
                 return
-            yield from (row_dict(r) for r in rows)
+            yield from (DeliveryRecord.from_row(r) for r in rows)
             after = rows[-1].id
 
-    def get_delivery(self, delivery_id: str) -> dict[str, Any]:
+    def get_delivery(self, delivery_id: str) -> DeliveryRecord:
         with self.read() as conn:
             row = conn.execute(select(_dlv).where(_dlv.c.id == delivery_id)).first()
         if row is None:
             raise NotFoundError(f"delivery {delivery_id} not found")
-        return row_dict(row)
+        return DeliveryRecord.from_row(row)
 
-    def attempts_for(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def attempts_for(self, delivery_ids: list[str]) -> dict[str, list[StoredAttempt]]:
         if not delivery_ids:
             return {}
         with self.read() as conn:
@@ -101,53 +102,51 @@ class DeliveryVerbs(EventVerbs):
                 .where(_att.c.delivery_id.in_(delivery_ids))
                 .order_by(_att.c.delivery_id, _att.c.number)
             ).all()
-        out: dict[str, list[dict[str, Any]]] = {d: [] for d in delivery_ids}
+        out: dict[str, list[StoredAttempt]] = {d: [] for d in delivery_ids}
         for r in rows:
-            out[r.delivery_id].append(row_dict(r))
+            out[r.delivery_id].append(StoredAttempt.from_row(r))
         return out
 
-    def deliveries_of_event(self, event_id: str, tenant_id: str) -> list[dict[str, Any]]:
+    def deliveries_of_event(self, event_id: str, tenant_id: str) -> list[DeliveryRecord]:
         with self.read() as conn:
             rows = conn.execute(
                 select(_dlv)
                 .where(_dlv.c.event_id == event_id, _dlv.c.tenant_id == tenant_id)
                 .order_by(_dlv.c.id)
             ).all()
-        return [row_dict(r) for r in rows]
+        return [DeliveryRecord.from_row(r) for r in rows]
 
-    def replay_delivery(self, delivery_id: str) -> dict[str, Any]:
+    def replay_delivery(self, delivery_id: str) -> DeliveryRecord:
         """A new delivery of the same event to the same destination, linked by ``replay_of``."""
         original = self.get_delivery(delivery_id)
-        refuse_gone_payload(self.get_event(original["event_id"]))
-        destination = self.get_destination(original["destination_id"], include_deleted=True)
-        if destination["deleted_at"] is not None:
-            raise ConflictError(
-                f"destination {destination['id']} was deleted; nothing to replay to"
-            )
+        refuse_gone_payload(self.get_event(original.event_id, original.tenant_id))
+        destination = self.get_destination(original.destination_id, include_deleted=True)
+        if destination.deleted_at is not None:
+            raise ConflictError(f"destination {destination.id} was deleted; nothing to replay to")
         now = self.clock()
         row = delivery_values(
-            event_id=original["event_id"],
-            tenant_id=original["tenant_id"],
-            event_type=original["event_type"],
+            event_id=original.event_id,
+            tenant_id=original.tenant_id,
+            event_type=original.event_type,
             destination=destination,
             now=now,
             trigger=DeliveryTrigger.REPLAY,
-            is_test=original["is_test"],
+            is_test=original.is_test,
             replay_of=delivery_id,
         )
         with self.tx() as conn:
             insert_deliveries(conn, [row], now)
-        return self.get_delivery(row["id"])
+        return self.get_delivery(str(row["id"]))
 
     def create_test_delivery(
-        self, destination: dict[str, Any], event_type: str, data: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, destination: DestinationRecord, event_type: str, data: dict[str, Any]
+    ) -> DeliveryRecord:
         """Store a test event (never fanned out) and one ``isTest`` delivery of it."""
         now = self.clock()
         event_id = ids.new_id(ids.EVENT)
         row = delivery_values(
             event_id=event_id,
-            tenant_id=destination["tenant_id"],
+            tenant_id=destination.tenant_id,
             event_type=event_type,
             destination=destination,
             now=now,
@@ -158,7 +157,7 @@ class DeliveryVerbs(EventVerbs):
             conn.execute(
                 insert(_evt).values(
                     id=event_id,
-                    tenant_id=destination["tenant_id"],
+                    tenant_id=destination.tenant_id,
                     type=event_type,
                     data=data,
                     origin="test",
@@ -166,4 +165,4 @@ class DeliveryVerbs(EventVerbs):
                 )
             )
             insert_deliveries(conn, [row], now)
-        return self.get_delivery(row["id"])
+        return self.get_delivery(str(row["id"]))

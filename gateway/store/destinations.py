@@ -17,9 +17,10 @@ from gateway.models import (
     SigningKey,
 )
 from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
-from gateway.store.base import StoreBase, page_bounds, row_dict
+from gateway.store.base import StoreBase, page_bounds
 from gateway.store.changes import move_where
 from gateway.store.opevents import emit_notices, status_change_notices
+from gateway.store.records import DestinationRecord, SubscriberRecord, columns_of
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destinations as _dst
 
@@ -54,7 +55,7 @@ def consumer_secret(secret: str) -> str:
 
 
 class DestinationVerbs(StoreBase):
-    def create_destination(self, values: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def create_destination(self, values: dict[str, Any]) -> tuple[DestinationRecord, str]:
         """Insert a destination; returns the row and its secret (shown once)."""
         algorithm = SigningAlgorithm(values.pop("signing", None) or SigningAlgorithm.HMAC_SHA256)
         secret = values.pop("secret", None) or new_secret(algorithm)
@@ -75,11 +76,11 @@ class DestinationVerbs(StoreBase):
         }
         with self.tx() as conn:
             conn.execute(insert(_dst).values(**row))
-        return self.get_destination(row["id"]), consumer_secret(secret)
+        return self.get_destination(str(row["id"])), consumer_secret(secret)
 
     def get_destination(
         self, destination_id: str, *, include_deleted: bool = False
-    ) -> dict[str, Any]:
+    ) -> DestinationRecord:
         query = select(_dst).where(_dst.c.id == destination_id)
         if not include_deleted:
             query = query.where(_dst.c.deleted_at.is_(None))
@@ -87,7 +88,7 @@ class DestinationVerbs(StoreBase):
             row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(f"destination {destination_id} not found")
-        return row_dict(row)
+        return DestinationRecord.from_row(row)
 
     def list_destinations(
         self,
@@ -98,7 +99,7 @@ class DestinationVerbs(StoreBase):
         connector: str | None = None,
         url: str | None = None,
         event_type: str | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[DestinationRecord], int]:
         cond: list[ColumnElement[bool]] = [_dst.c.deleted_at.is_(None)]
         if tenant_id is not None:
             cond.append(_dst.c.tenant_id == tenant_id)
@@ -112,20 +113,20 @@ class DestinationVerbs(StoreBase):
             rows = conn.execute(
                 select(_dst).where(*cond).order_by(_dst.c.id).offset(offset).limit(limit)
             ).all()
-        items = [row_dict(r) for r in rows]
+        items = [DestinationRecord.from_row(r) for r in rows]
         if event_type is not None:  # event_types is JSON; filter the (small) page in Python
-            items = [d for d in items if event_type in d["event_types"]]
+            items = [d for d in items if event_type in d.event_types]
         return items, int(total)
 
     def patch_destination(
         self, destination_id: str, changes: dict[str, Any], expected_version: int | None
-    ) -> dict[str, Any]:
+    ) -> DestinationRecord:
         current = self.get_destination(destination_id)
-        if expected_version is not None and expected_version != current["version"]:
+        if expected_version is not None and expected_version != current.version:
             raise ConflictError(
-                f"destination {destination_id} is at version {current['version']}, "
+                f"destination {destination_id} is at version {current.version}, "
                 f"not {expected_version}",
-                details=[{"path": "expectedVersion", "currentVersion": current["version"]}],
+                details=[{"path": "expectedVersion", "currentVersion": current.version}],
             )
         values = {
             k: v
@@ -139,12 +140,12 @@ class DestinationVerbs(StoreBase):
         if "credentials" in changes:
             creds = changes["credentials"]
             values["credentials_enc"] = self.box.seal(creds) if creds else None
-        values["version"] = current["version"] + 1
+        values["version"] = current.version + 1
         values["updated_at"] = self.clock()
         with self.tx() as conn:
             result = conn.execute(
                 update(_dst)
-                .where(_dst.c.id == destination_id, _dst.c.version == current["version"])
+                .where(_dst.c.id == destination_id, _dst.c.version == current.version)
                 .values(**values)
             )
             if result.rowcount != 1:
@@ -161,17 +162,17 @@ class DestinationVerbs(StoreBase):
             return {"headers": headers, "headers_enc": None}
         return {"headers": dict.fromkeys(headers, REDACTED), "headers_enc": self.box.seal(headers)}
 
-    def _patched_url(self, current: dict[str, Any], url: str) -> dict[str, Any]:
+    def _patched_url(self, current: DestinationRecord, url: str) -> dict[str, Any]:
         display, userinfo = split_userinfo(url)
-        if userinfo is not None and is_mask(userinfo) and display == current["url"]:
+        if userinfo is not None and is_mask(userinfo) and display == current.url:
             return {"url": display}  # the URL typed back as shown: its userinfo stays
         return self._seal_url(url)
 
     def _patched_headers(
-        self, current: dict[str, Any], headers: dict[str, str] | None
+        self, current: DestinationRecord, headers: dict[str, str] | None
     ) -> dict[str, Any]:
         # A value typed back as shown ("[redacted]") keeps the stored value of that header.
-        stored = dict(self.box.open(current["headers_enc"]) or {})
+        stored = dict(self.box.open(current.headers_enc) or {})
         merged = {
             name: stored[name] if value == REDACTED and name in stored else value
             for name, value in (headers or {}).items()
@@ -197,12 +198,12 @@ class DestinationVerbs(StoreBase):
                 raise NotFoundError(f"destination {destination_id} not found")
             cancel_pending(conn, destination_id, now)
 
-    def rotate_secret(self, destination_id: str) -> tuple[dict[str, Any], str]:
+    def rotate_secret(self, destination_id: str) -> tuple[DestinationRecord, str]:
         """A new primary secret; the previous one keeps signing beside it for 24 h."""
         current = self.get_destination(destination_id)
         now = self.clock()
-        keys = [k for k in self.box.open(current["secrets_enc"]) if not _expired(k, now)]
-        new = new_secret(SigningAlgorithm(current["signing"]))
+        keys = [k for k in self.box.open(current.secrets_enc) if not _expired(k, now)]
+        new = new_secret(SigningAlgorithm(current.signing))
         old = keys[0]["secret"]
         rotated = [
             {"secret": new, "expiresAt": None},
@@ -225,7 +226,7 @@ class DestinationVerbs(StoreBase):
         reason: str | None = None,
         *,
         remove: bool = False,
-    ) -> dict[str, Any]:
+    ) -> DestinationRecord:
         """Enable (held deliveries resume, oldest first, now) or disable with a reason."""
         now = self.clock()
         values: dict[str, Any] = {
@@ -270,48 +271,43 @@ class DestinationVerbs(StoreBase):
                 cancel_pending(conn, destination_id, now)
         return self.get_destination(destination_id, include_deleted=remove)
 
-    def destination_view(self, row: dict[str, Any]) -> DestinationView:
+    def destination_view(self, row: DestinationRecord) -> DestinationView:
         now = self.clock()
         keys = tuple(
             SigningKey(
                 k["secret"], datetime.fromisoformat(k["expiresAt"]) if k["expiresAt"] else None
             )
-            for k in self.box.open(row["secrets_enc"])
+            for k in self.box.open(row.secrets_enc)
             if not _expired(k, now)
         )
         return DestinationView(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            connector=row["connector"],
-            url=join_userinfo(row["url"], self.box.open(row["url_userinfo_enc"])),
-            signing=SigningAlgorithm(row["signing"]),
+            id=row.id,
+            tenant_id=row.tenant_id,
+            connector=row.connector,
+            url=join_userinfo(row.url, self.box.open(row.url_userinfo_enc)),
+            signing=SigningAlgorithm(row.signing),
             keys=keys,
-            headers=dict(self.box.open(row["headers_enc"]) or {}),
-            credentials=dict(self.box.open(row["credentials_enc"]) or {}),
-            options=dict(row["options"] or {}),
-            timeout_seconds=float(row["timeout_seconds"]),
+            headers=dict(self.box.open(row.headers_enc) or {}),
+            credentials=dict(self.box.open(row.credentials_enc) or {}),
+            options=dict(row.options or {}),
+            timeout_seconds=float(row.timeout_seconds),
         )
 
-    def destinations_by_ids(self, destination_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def destinations_by_ids(self, destination_ids: list[str]) -> dict[str, DestinationRecord]:
         if not destination_ids:
             return {}
         with self.read() as conn:
             rows = conn.execute(select(_dst).where(_dst.c.id.in_(destination_ids))).all()
-        return {r.id: row_dict(r) for r in rows}
+        return {r.id: DestinationRecord.from_row(r) for r in rows}
 
-    def subscribed_destinations(self, conn: Any, tenant_ids: set[str]) -> list[dict[str, Any]]:
+    def subscribed_destinations(self, conn: Any, tenant_ids: set[str]) -> list[SubscriberRecord]:
         """Every non-deleted destination of these tenants (fan-out matches them in Python)."""
         rows = conn.execute(
-            select(
-                _dst.c.id,
-                _dst.c.tenant_id,
-                _dst.c.connector,
-                _dst.c.event_types,
-                _dst.c.filter,
-                _dst.c.status,
-            ).where(and_(_dst.c.tenant_id.in_(tenant_ids), _dst.c.deleted_at.is_(None)))
+            select(*columns_of(SubscriberRecord, _dst)).where(
+                and_(_dst.c.tenant_id.in_(tenant_ids), _dst.c.deleted_at.is_(None))
+            )
         ).all()
-        return [row_dict(r) for r in rows]
+        return [SubscriberRecord.from_row(r) for r in rows]
 
 
 def _expired(key: dict[str, Any], now: datetime) -> bool:

@@ -1,14 +1,12 @@
-"""Engines for SQLite and PostgreSQL, and schema migration. The dialect differences live here.
+"""The store's engine and schema migration (alembic; safe from several processes at once).
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout, so the API threads and the
-worker can write one file concurrently. PostgreSQL uses psycopg 3; migrations take an advisory lock
-so several processes starting at once migrate once.
+The engine's dialect settings (SQLite pragmas and ``BEGIN IMMEDIATE``, pools, URL spellings) and
+the migration lock are in ``dialect.py``, with every other SQLite/PostgreSQL difference.
 """
 
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,21 +14,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
-SQLITE_AUTO_VACUUM_INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
-MIGRATION_LOCK_KEY = 0x6761_7465  # "gate"
+from gateway.store import dialect
+from gateway.store.dialect import normalise_url
 
-
-def normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+__all__ = ["make_engine", "migrate", "normalise_url", "open_failure", "pending_migrations"]
 
 
 def _json_dumps(value: Any) -> str:
@@ -38,50 +28,9 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    url = normalise_url(url)
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
-    if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        # A small pool: opening a connection costs a connect plus four PRAGMAs (~0.6 ms), which
-        # per transaction was ~8 % of the drain benchmark's time.
-        kwargs.setdefault("pool_size", 8)
-        kwargs.setdefault("max_overflow", 16)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            **kwargs,
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # Autocommit at the driver level; SQLAlchemy emits BEGIN itself (see "begin" below),
-            # so a write transaction takes the lock up front (BEGIN IMMEDIATE) instead of failing
-            # to upgrade a read lock under contention.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # Deleted and overwritten content is zeroed in the file (retention, erasure), and
-            # the WAL is truncated back to this size after each checkpoint.
-            cur.execute("PRAGMA secure_delete=ON")
-            cur.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            readonly = conn.get_execution_options().get("readonly", False)
-            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return dialect.create_engine(url, **kwargs)
 
 
 def _alembic_config() -> Config:
@@ -96,11 +45,9 @@ def migrate(engine: Engine, box: Any = None) -> None:
     ``box`` (the store's ``SecretBox``) lets a migration seal secrets it finds in clear."""
     cfg = _alembic_config()
     cfg.attributes["secretbox"] = box
-    if engine.dialect.name == "sqlite":
-        ensure_incremental_vacuum(engine)
+    dialect.prepare_migration(engine)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        dialect.lock_migrations(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -140,22 +87,3 @@ def pending_migrations(engine: Engine) -> list[str]:
         return []
     done = {rev.revision for head in current for rev in script.iterate_revisions(head, "base")}
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in done][::-1]
-
-
-def ensure_incremental_vacuum(engine: Engine) -> None:
-    """Put a SQLite file in ``auto_vacuum=INCREMENTAL`` so freed pages can be handed back.
-
-    The mode can only be set on an empty file or by a ``VACUUM``: a new file gets it before its
-    first table; an existing file from before is rebuilt once by ``VACUUM`` (as long as copying
-    it takes; every later start finds the mode set and does nothing).
-    """
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        if cur.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_AUTO_VACUUM_INCREMENTAL:
-            cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            if cur.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_AUTO_VACUUM_INCREMENTAL:
-                cur.execute("VACUUM")
-        cur.close()
-    finally:
-        raw.close()

@@ -28,7 +28,7 @@ from gateway import ids
 from gateway.errors import ConflictError, NotFoundError
 from gateway.fanout import filter_matches
 from gateway.models import DeliveryStatus
-from gateway.store.base import row_dict
+from gateway.store.records import ErasureRecord
 from gateway.store.retention import RetentionVerbs, bump_counter
 from gateway.store.tables import attempts as _att
 from gateway.store.tables import deliveries as _dlv
@@ -115,7 +115,7 @@ class ChunkResult:
 
 
 class ErasureVerbs(RetentionVerbs):
-    def erase_event(self, event_id: str, *, key_id: str | None) -> dict[str, Any]:
+    def erase_event(self, event_id: str, *, key_id: str | None) -> ErasureRecord:
         """``DELETE /integrations/events/{id}``: erase one event; returns its audit row."""
         now = self.clock()
         with self.tx() as conn:
@@ -129,11 +129,11 @@ class ErasureVerbs(RetentionVerbs):
             row.update(matched=1, erased=erased, completed_at=now)
             conn.execute(insert(_ers).values(**row))
         self.checkpoint()
-        return row
+        return ErasureRecord(match_enc=None, cursor=None, **row)
 
     def create_erasure(
         self, *, tenant_id: str, match: dict[str, Any], key_id: str | None
-    ) -> dict[str, Any]:
+    ) -> ErasureRecord:
         """Store a pending match erasure with its ``matched`` count; the runner erases."""
         now = self.clock()
         row = self._audit_row(tenant_id, "match", key_id, sorted(match), match_hash(match), now)
@@ -194,12 +194,12 @@ class ErasureVerbs(RetentionVerbs):
             query = query.where(_evt.c.id > after)
         return list(conn.execute(query.order_by(_evt.c.id).limit(limit)).all())
 
-    def get_erasure(self, erasure_id: str) -> dict[str, Any]:
+    def get_erasure(self, erasure_id: str) -> ErasureRecord:
         with self.read() as conn:
             row = conn.execute(select(_ers).where(_ers.c.id == erasure_id)).first()
         if row is None:
             raise NotFoundError(f"erasure {erasure_id} not found")
-        return row_dict(row)
+        return ErasureRecord.from_row(row)
 
     def active_erasures(self, limit: int = 20) -> list[str]:
         with self.read() as conn:

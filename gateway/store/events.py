@@ -12,8 +12,9 @@ from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryTrigger
-from gateway.store.base import insert_ignore, row_dict
 from gateway.store.destinations import DestinationVerbs
+from gateway.store.dialect import insert_ignore
+from gateway.store.records import EventRecord
 from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import events as _evt
@@ -39,7 +40,7 @@ class IntakeResult:
 
 def events_by_key(
     conn: Connection, keys: set[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], EventRecord]:
     """Events by ``(event id, tenant id)`` (ids are scoped to a tenant), in ``conn``."""
     if not keys:
         return {}
@@ -49,7 +50,9 @@ def events_by_key(
             _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
         )
     ).all()
-    return {(r.id, r.tenant_id): row_dict(r) for r in rows if (r.id, r.tenant_id) in keys}
+    return {
+        (r.id, r.tenant_id): EventRecord.from_row(r) for r in rows if (r.id, r.tenant_id) in keys
+    }
 
 
 class EventVerbs(DestinationVerbs):
@@ -114,9 +117,9 @@ class EventVerbs(DestinationVerbs):
         for event in events:
             for dst in destinations:
                 if (
-                    dst["tenant_id"] == event.tenant_id
-                    and subscribes(dst["event_types"], event.type)
-                    and filter_matches(dst["filter"], event.data)
+                    dst.tenant_id == event.tenant_id
+                    and subscribes(dst.event_types, event.type)
+                    and filter_matches(dst.filter, event.data)
                 ):
                     rows.append(
                         delivery_values(
@@ -152,7 +155,7 @@ class EventVerbs(DestinationVerbs):
                 out.setdefault((r.event_id, r.tenant_id), []).append(r.id)
         return out
 
-    def get_event(self, event_id: str, tenant_id: str | None = None) -> dict[str, Any]:
+    def get_event(self, event_id: str, tenant_id: str | None = None) -> EventRecord:
         """The event ``event_id`` of ``tenant_id``. Without a tenant (an admin looking), the one
         event with that id; when several tenants use the id, ``tenantId`` must say which."""
         cond = [_evt.c.id == event_id]
@@ -167,7 +170,7 @@ class EventVerbs(DestinationVerbs):
                 f"several tenants have an event {event_id}: say which with tenantId",
                 details=[{"path": "tenantId", "message": "required for this id"}],
             )
-        return row_dict(rows[0])
+        return EventRecord.from_row(rows[0])
 
     def event_exists(self, event_id: str, tenant_id: str | None) -> bool:
         cond = [_evt.c.id == event_id]
@@ -176,7 +179,7 @@ class EventVerbs(DestinationVerbs):
         with self.read() as conn:
             return conn.execute(select(_evt.c.id).where(*cond).limit(1)).first() is not None
 
-    def events_by_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def events_by_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], EventRecord]:
         """Events by ``(event id, tenant id)``."""
         if not keys:
             return {}
@@ -191,7 +194,7 @@ class EventVerbs(DestinationVerbs):
         limit: int,
         since: datetime | None = None,
         include_test: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
         """Newest first (polling triggers and samples)."""
         cond = [
             _evt.c.tenant_id == tenant_id,
@@ -210,4 +213,4 @@ class EventVerbs(DestinationVerbs):
                 .order_by(_evt.c.created_at.desc(), _evt.c.id.desc())
                 .limit(limit)
             ).all()
-        return [row_dict(r) for r in rows]
+        return [EventRecord.from_row(r) for r in rows]

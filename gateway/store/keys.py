@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 
 from gateway import ids
 from gateway.store.base import StoreBase
+from gateway.store.records import ApiKeyRecord, columns_of
 from gateway.store.tables import api_keys as _keys
 
 KEY_PREFIX = "pgw_"
@@ -75,7 +75,7 @@ class KeyVerbs(StoreBase):
 
     def list_api_keys(
         self, tenant_id: str | None = None, *, page: int = 1, page_size: int | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[ApiKeyRecord], int]:
         """Active keys, oldest first, and how many there are; never the key or its hash.
         ``page_size=None``: all of them (the CLI)."""
         cond: list[ColumnElement[bool]] = [_keys.c.revoked_at.is_(None)]
@@ -84,21 +84,14 @@ class KeyVerbs(StoreBase):
         with self.read() as conn:
             total = conn.execute(select(func.count()).select_from(_keys).where(*cond)).scalar_one()
             query = (
-                select(
-                    _keys.c.id,
-                    _keys.c.tenant_id,
-                    _keys.c.name,
-                    _keys.c.is_admin,
-                    _keys.c.created_at,
-                    _keys.c.last_used_at,
-                )
+                select(*columns_of(ApiKeyRecord, _keys))
                 .where(*cond)
                 .order_by(_keys.c.created_at, _keys.c.id)
             )
             if page_size is not None:
                 query = query.offset((page - 1) * page_size).limit(page_size)
             rows = conn.execute(query).all()
-        return [dict(r._mapping) for r in rows], int(total)
+        return [ApiKeyRecord.from_row(r) for r in rows], int(total)
 
     def revoke_api_key(self, key_id: str) -> bool:
         """Revoke ``key_id``; ``False`` when no active key has that id."""

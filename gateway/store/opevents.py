@@ -19,7 +19,14 @@ from gateway import ids, opevents
 from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.opevents import Notice
-from gateway.store.base import StoreBase, row_dict
+from gateway.store.base import StoreBase
+from gateway.store.records import (
+    DeliveryRecord,
+    EventRecord,
+    SubjectRecord,
+    SubscriberRecord,
+    columns_of,
+)
 from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destinations as _dst
@@ -66,18 +73,26 @@ def emit_notices(conn: Connection, notices: list[Notice], now: datetime) -> list
     return [r["id"] for r in rows]
 
 
+def subject(row: Any) -> SubjectRecord:
+    """The subject of a row that selected ``_SUBJECT`` (and maybe more)."""
+    return SubjectRecord(id=row.id, tenant_id=row.tenant_id, name=row.name)
+
+
 def _fan_out(conn: Connection, events: list[dict[str, Any]], now: datetime) -> None:
-    targets = conn.execute(
-        select(_dst.c.id, _dst.c.tenant_id, _dst.c.connector, _dst.c.event_types, _dst.c.filter)
-        .where(_dst.c.tenant_id.in_({e["tenant_id"] for e in events}))
-        .where(_dst.c.deleted_at.is_(None))
-    ).all()
+    targets = [
+        SubscriberRecord.from_row(r)
+        for r in conn.execute(
+            select(*columns_of(SubscriberRecord, _dst))
+            .where(_dst.c.tenant_id.in_({e["tenant_id"] for e in events}))
+            .where(_dst.c.deleted_at.is_(None))
+        ).all()
+    ]
     deliveries = [
         delivery_values(
             event_id=e["id"],
             tenant_id=e["tenant_id"],
             event_type=e["type"],
-            destination=row_dict(t),
+            destination=t,
             now=now,
         )
         for e in events
@@ -105,7 +120,7 @@ def end_streaks(conn: Connection, destination_ids: set[str], now: datetime) -> l
             .values(failing_since=None, failing_alerted=0)
         ).rowcount
         if moved:
-            notices.append(opevents.recovered(row_dict(row), how="success", at=now))
+            notices.append(opevents.recovered(subject(row), how="success", at=now))
     conn.execute(
         update(_dst)
         .where(_dst.c.id.in_(destination_ids), _dst.c.failing_since.is_not(None))
@@ -116,7 +131,7 @@ def end_streaks(conn: Connection, destination_ids: set[str], now: datetime) -> l
 
 def disable_notices(rows: Sequence[Any], now: datetime) -> list[Notice]:
     """Notices for ``UPDATE … WHERE status = 'active' RETURNING id, tenant_id, name, reason``."""
-    return [opevents.disabled(row_dict(r), reason=r.disabled_reason, at=now) for r in rows]
+    return [opevents.disabled(subject(r), reason=r.disabled_reason, at=now) for r in rows]
 
 
 def exhausted_notices(conn: Connection, delivery_ids: list[str], now: datetime) -> list[Notice]:
@@ -131,8 +146,8 @@ def exhausted_notices(conn: Connection, delivery_ids: list[str], now: datetime) 
     ).all()
     return [
         opevents.exhausted(
-            {"id": r.destination_id, "tenant_id": r.tenant_id, "name": r.name},
-            row_dict(r),
+            SubjectRecord(id=r.destination_id, tenant_id=r.tenant_id, name=r.name),
+            DeliveryRecord(**{k: v for k, v in r._mapping.items() if k != "name"}),
             at=now,
         )
         for r in rows
@@ -151,8 +166,8 @@ def status_change_notices(
     if row is None or row.status == status.value:
         return []
     if status is DestinationStatus.ACTIVE:
-        return [opevents.recovered(row_dict(row), how="enabled", at=now)]
-    return [opevents.disabled(row_dict(row), reason=reason, at=now)]
+        return [opevents.recovered(subject(row), how="enabled", at=now)]
+    return [opevents.disabled(subject(row), reason=reason, at=now)]
 
 
 class OpEventVerbs(StoreBase):
@@ -194,7 +209,7 @@ class OpEventVerbs(StoreBase):
                 if moved:
                     notices.extend(
                         opevents.failing(
-                            row_dict(row),
+                            subject(row),
                             threshold=t,
                             failing_since=row.failing_since,
                             window=window,
@@ -205,7 +220,7 @@ class OpEventVerbs(StoreBase):
 
     def operational_events_of(
         self, tenant_id: str, destination_id: str, *, limit: int = 50, scan: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventRecord]:
         """The newest operational events about one destination (the dashboard's list).
 
         Reads the tenant's newest ``scan`` operational events and keeps those about it.
@@ -220,5 +235,9 @@ class OpEventVerbs(StoreBase):
                 .order_by(_evt.c.created_at.desc(), _evt.c.id.desc())
                 .limit(scan)
             ).all()
-        out = [row_dict(r) for r in rows if (r.data or {}).get("destinationId") == destination_id]
+        out = [
+            EventRecord.from_row(r)
+            for r in rows
+            if (r.data or {}).get("destinationId") == destination_id
+        ]
         return out[:limit]

@@ -9,7 +9,9 @@ from sqlalchemy import delete, func, select, text, update
 
 from gateway import ids
 from gateway.errors import NotFoundError
-from gateway.store.base import StoreBase, insert_ignore, row_dict
+from gateway.store.base import StoreBase
+from gateway.store.dialect import insert_ignore
+from gateway.store.records import CursorRecord, SourceRecord
 from gateway.store.tables import heartbeats as _beat
 from gateway.store.tables import scheduler_ticks as _tick
 from gateway.store.tables import sources as _src
@@ -52,14 +54,14 @@ class OpsVerbs(StoreBase):
         return value
 
     # -- the person.run poller's cursor ------------------------------------------------------
-    def get_cursor(self, tenant_id: str) -> dict[str, Any] | None:
+    def get_cursor(self, tenant_id: str) -> CursorRecord | None:
         with self.read() as conn:
             row = conn.execute(select(_cur).where(_cur.c.tenant_id == tenant_id)).first()
-        return None if row is None else row_dict(row)
+        return None if row is None else CursorRecord.from_row(row)
 
-    def all_cursors(self) -> list[dict[str, Any]]:
+    def all_cursors(self) -> list[CursorRecord]:
         with self.read() as conn:
-            return [row_dict(r) for r in conn.execute(select(_cur)).all()]
+            return [CursorRecord.from_row(r) for r in conn.execute(select(_cur)).all()]
 
     def save_cursor(self, tenant_id: str, **values: Any) -> None:
         with self.tx() as conn:
@@ -72,25 +74,38 @@ class OpsVerbs(StoreBase):
     # -- inbound survey sources ---------------------------------------------------------------
     def create_source(
         self, *, tenant_id: str, kind: str, secret: str | None, config: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        row = {
-            "id": ids.new_id(ids.SOURCE),
-            "tenant_id": tenant_id,
-            "kind": kind,
-            "secret_enc": self.box.seal(secret) if secret else None,
-            "config_enc": self.box.seal(config) if config else None,
-            "created_at": self.clock(),
-        }
+    ) -> SourceRecord:
+        source = SourceRecord(
+            id=ids.new_id(ids.SOURCE),
+            tenant_id=tenant_id,
+            kind=kind,
+            secret=secret or None,
+            config=config or None,
+            created_at=self.clock(),
+        )
         with self.tx() as conn:
-            conn.execute(_src.insert().values(**row))
-        return row
+            conn.execute(
+                _src.insert().values(
+                    id=source.id,
+                    tenant_id=tenant_id,
+                    kind=kind,
+                    secret_enc=self.box.seal(secret) if secret else None,
+                    config_enc=self.box.seal(config) if config else None,
+                    created_at=source.created_at,
+                )
+            )
+        return source
 
-    def get_source(self, source_id: str) -> dict[str, Any]:
+    def get_source(self, source_id: str) -> SourceRecord:
         with self.read() as conn:
             row = conn.execute(select(_src).where(_src.c.id == source_id)).first()
         if row is None:
             raise NotFoundError(f"source {source_id} not found")
-        out = row_dict(row)
-        out["secret"] = self.box.open(out.pop("secret_enc"))
-        out["config"] = self.box.open(out.pop("config_enc"))
-        return out
+        return SourceRecord(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            kind=row.kind,
+            secret=self.box.open(row.secret_enc),
+            config=self.box.open(row.config_enc),
+            created_at=row.created_at,
+        )

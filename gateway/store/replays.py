@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 from gateway import ids
 from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
-from gateway.store.base import StoreBase, page_bounds, row_dict
+from gateway.store.base import StoreBase, page_bounds
+from gateway.store.records import ReplayRecord, TargetRecord
 from gateway.store.rows import delivery_values, insert_deliveries
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destinations as _dst
@@ -108,7 +109,7 @@ class ReplayVerbs(StoreBase):
                 ).scalar_one()
             )
 
-    def create_replay(self, flt: ReplayFilter) -> dict[str, Any]:
+    def create_replay(self, flt: ReplayFilter) -> ReplayRecord:
         """Store a pending job with its ``matched`` count; the replay runner does the rest."""
         now = self.clock()
         row = {
@@ -130,16 +131,16 @@ class ReplayVerbs(StoreBase):
             conn.execute(insert(_rpl).values(**row))
         return self.get_replay(str(row["id"]))
 
-    def get_replay(self, replay_id: str) -> dict[str, Any]:
+    def get_replay(self, replay_id: str) -> ReplayRecord:
         with self.read() as conn:
             row = conn.execute(select(_rpl).where(_rpl.c.id == replay_id)).first()
         if row is None:
             raise NotFoundError(f"replay {replay_id} not found")
-        return row_dict(row)
+        return ReplayRecord.from_row(row)
 
     def list_replays(
         self, *, tenant_id: str | None, page: int, page_size: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[ReplayRecord], int]:
         """Newest first; a tenant sees only jobs scoped to it."""
         cond = [] if tenant_id is None else [_rpl.c.tenant_id == tenant_id]
         offset, limit = page_bounds(page, page_size)
@@ -148,7 +149,7 @@ class ReplayVerbs(StoreBase):
             rows = conn.execute(
                 select(_rpl).where(*cond).order_by(_rpl.c.id.desc()).offset(offset).limit(limit)
             ).all()
-        return [row_dict(r) for r in rows], int(total)
+        return [ReplayRecord.from_row(r) for r in rows], int(total)
 
     def active_replays(self, limit: int = 50) -> list[str]:
         """Pending and running job ids, oldest first (the runner's queue)."""
@@ -162,7 +163,7 @@ class ReplayVerbs(StoreBase):
                 ).scalars()
             )
 
-    def cancel_replay(self, replay_id: str) -> dict[str, Any]:
+    def cancel_replay(self, replay_id: str) -> ReplayRecord:
         with self.tx() as conn:
             conn.execute(
                 update(_rpl)
@@ -220,7 +221,7 @@ class ReplayVerbs(StoreBase):
                     event_id=o.event_id,
                     tenant_id=o.tenant_id,
                     event_type=o.event_type,
-                    destination={"id": o.destination_id, "connector": o.connector},
+                    destination=TargetRecord(o.destination_id, o.connector),
                     now=now,
                     trigger=DeliveryTrigger.BULK_REPLAY,
                     replay_of=o.id,

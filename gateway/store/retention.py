@@ -14,13 +14,13 @@ file system (``incremental_vacuum``) beyond a small reserve the next writes reus
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, select, text, update
+from sqlalchemy import Connection, delete, exists, select, update
 
 from gateway.models import DeliveryStatus
+from gateway.store import dialect
 from gateway.store.base import StoreBase
 from gateway.store.tables import attempts as _att
 from gateway.store.tables import deliveries as _dlv
@@ -40,11 +40,7 @@ def bump_counter(conn: Connection, name: str, amount: int) -> None:
     """Add to a running total in ``retention_counters`` (upsert, both dialects)."""
     if amount <= 0:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(_cnt).values(name=name, value=amount)
+    stmt = dialect.insert(conn, _cnt).values(name=name, value=amount)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["name"], set_={"value": _cnt.c.value + amount})
     )
@@ -130,64 +126,26 @@ class RetentionVerbs(StoreBase):
 
     # -- the database file --------------------------------------------------------------------
     def sqlite_path(self) -> str | None:
-        if self.dialect != "sqlite":
-            return None
-        database = self.engine.url.database
-        return None if not database or database == ":memory:" else database
+        return dialect.sqlite_file(self.engine)
 
     def database_bytes(self) -> int:
         """The database's size on disk: SQLite file plus its WAL, or ``pg_database_size``."""
-        path = self.sqlite_path()
-        if path is not None:
-            return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
-        if self.dialect == "postgresql":
-            with self.read() as conn:
-                return int(
-                    conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
-                )
-        return 0
+        with self.read() as conn:
+            return dialect.database_bytes(conn)
 
     def reclaim_space(self) -> None:
         """SQLite: hand free pages beyond a reserve back to the file system (auto_vacuum), then
         checkpoint so the WAL the deletes filled is truncated."""
-        if self.sqlite_path() is None:
-            return
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            free = int(cur.execute("PRAGMA freelist_count").fetchone()[0])
-            if free > SQLITE_FREE_PAGES_KEPT:
-                cur.execute(f"PRAGMA incremental_vacuum({free - SQLITE_FREE_PAGES_KEPT})")
-                cur.fetchall()
-            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            cur.close()
-        finally:
-            raw.close()
+        dialect.reclaim_sqlite_space(self.engine, SQLITE_FREE_PAGES_KEPT)
 
     def vacuum_pruned_tables(self) -> bool:
         """PostgreSQL with autovacuum off: ``VACUUM`` the pruned tables ourselves.
 
         With ``autovacuum = off`` the per-table settings of migration 0008 do nothing and the
-        space of deleted rows is never reused: the tables grow forever. Plain ``VACUUM`` (not
-        ``FULL``) takes no lock that blocks reads or writes. Returns True when it ran.
+        space of deleted rows is never reused: the tables grow forever. Returns True when it ran.
         """
-        if self.dialect != "postgresql":
-            return False
-        with self.read() as conn:
-            if conn.execute(text("SHOW autovacuum")).scalar() == "on":
-                return False
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"VACUUM (SKIP_LOCKED) {', '.join(PRUNED_TABLES)}"))
-        return True
+        return dialect.vacuum_if_no_autovacuum(self.engine, PRUNED_TABLES)
 
     def checkpoint(self) -> None:
         """SQLite: copy the WAL into the file and truncate it (erased pages leave the WAL)."""
-        if self.sqlite_path() is None:
-            return
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            cur.close()
-        finally:
-            raw.close()
+        dialect.checkpoint_sqlite(self.engine)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert
 from gateway import ids
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store.changes import append_changes
+from gateway.store.records import Target
 from gateway.store.tables import deliveries as _dlv
 
 INSERT_CHUNK = 500  # rows per multi-VALUES statement (well under SQLite's variable limit)
@@ -24,7 +25,7 @@ def delivery_values(
     event_id: str,
     tenant_id: str,
     event_type: str,
-    destination: dict[str, Any],
+    destination: Target,
     now: datetime,
     trigger: DeliveryTrigger = DeliveryTrigger.EVENT,
     is_test: bool = False,
@@ -37,8 +38,8 @@ def delivery_values(
         "tenant_id": tenant_id,
         "event_id": event_id,
         "event_type": event_type,
-        "destination_id": destination["id"],
-        "connector": destination["connector"],
+        "destination_id": destination.id,
+        "connector": destination.connector,
         "status": DeliveryStatus.PENDING.value,
         "attempt_count": 0,
         "next_attempt_at": now,

@@ -2,8 +2,9 @@
 the change feed the live stream reads.
 
 Everything here is derived from the database at read time, so ``/metrics`` agrees with the
-deliveries and attempts on disk across restarts and across several gateway processes. The one
-dialect difference (turning a timestamp into Unix seconds) lives in ``_epoch``.
+deliveries and attempts on disk across restarts and across several gateway processes. Its dialect
+differences (a timestamp's Unix seconds, waiting for the change feed's writers) are in
+``dialect.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, case, cast, func, select, text
+from sqlalchemy import ColumnElement, case, func, select
 
 from gateway.models import DeliveryStatus
-from gateway.store.base import StoreBase, row_dict
+from gateway.store import dialect
+from gateway.store.base import StoreBase
+from gateway.store.records import ChangeRecord, CursorRecord
 from gateway.store.tables import attempts as _att
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import delivery_changes as _chg
@@ -62,17 +65,10 @@ class MetricsSnapshot:
     attempts: dict[tuple[str, str], int]  # (connector, outcome) -> attempts
     latency: dict[str, LatencyHistogram]  # connector -> histogram of attempt durations
     events: dict[str, tuple[int, int, int]]  # origin -> (total, last 1 min, last 5 min)
-    cursors: list[dict[str, Any]]  # the poller's rows
+    cursors: list[CursorRecord]  # the poller's rows
     replays: dict[str, tuple[int, int, int]]  # status -> (jobs, matched, created)
     destinations: dict[str, int]  # status -> non-deleted destinations
     circuits: dict[str, int] = field(default_factory=dict)  # circuit -> active destinations
-
-
-def _epoch(dialect: str, column: Any) -> ColumnElement[int]:
-    """Whole Unix seconds of a naive-UTC timestamp column."""
-    if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), BigInteger)
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
@@ -105,7 +101,7 @@ class StatsVerbs(StoreBase):
                     ).group_by(_evt.c.origin)
                 ).all()
             }
-            cursors = [row_dict(r) for r in conn.execute(select(_cur)).all()]
+            cursors = [CursorRecord.from_row(r) for r in conn.execute(select(_cur)).all()]
             replays = {
                 r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0))
                 for r in conn.execute(
@@ -211,7 +207,9 @@ class StatsVerbs(StoreBase):
         ``since`` should be aligned to the bucket; buckets without attempts are omitted.
         """
         start = int(since.timestamp())
-        index = ((_epoch(self.dialect, _att.c.started_at) - start) // bucket_seconds).label("b")
+        index = (
+            (dialect.epoch_seconds(self.engine, _att.c.started_at) - start) // bucket_seconds
+        ).label("b")
         with self.read() as conn:
             rows = conn.execute(
                 select(
@@ -310,9 +308,7 @@ class StatsVerbs(StoreBase):
         is seq order already.
         """
         with self.tx() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-                conn.execute(text("LOCK TABLE delivery_changes IN SHARE MODE"))
+            dialect.wait_for_writers(conn, _chg.name)
             return int(conn.execute(select(func.coalesce(func.max(_chg.c.seq), 0))).scalar_one())
 
     def changes_after(
@@ -323,7 +319,7 @@ class StatsVerbs(StoreBase):
         tenant_id: str | None,
         destination_id: str | None = None,
         limit: int = CHANGE_FEED_LIMIT,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ChangeRecord]:
         """Delivery status changes with ``seq`` in ``(seq, upto]``, in order."""
         query = (
             select(
@@ -351,4 +347,4 @@ class StatsVerbs(StoreBase):
         if destination_id is not None:
             query = query.where(_chg.c.destination_id == destination_id)
         with self.read() as conn:
-            return [row_dict(r) for r in conn.execute(query).all()]
+            return [ChangeRecord.from_row(r) for r in conn.execute(query).all()]

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from gateway.errors import UpstreamError, UpstreamThrottled
 from gateway.models import iso
 from gateway.settings import Settings
 from gateway.store import EventIn, Store
+from gateway.store.records import CursorRecord
 from gateway.upstream.client import PersonRunClient, Task, format_cursor
 from gateway.upstream.mapping import task_event_data, task_event_id
 
@@ -78,19 +79,19 @@ class Poller:
         rows, _ = await asyncio.to_thread(
             self.store.list_destinations, tenant_id=None, page=1, page_size=100
         )
-        return sorted({r["tenant_id"] for r in rows})
+        return sorted({r.tenant_id for r in rows})
 
     async def poll_all(self) -> list[PollReport]:
         return [await self.poll_tenant(t) for t in await self.tenants()]
 
     async def poll_tenant(self, tenant_id: str) -> PollReport:
         report = PollReport(tenant_id)
-        cursor = await asyncio.to_thread(self.store.get_cursor, tenant_id) or {}
+        cursor = await asyncio.to_thread(self.store.get_cursor, tenant_id)
         now = self.store.clock()
-        if cursor.get("backoff_until") and cursor["backoff_until"] > now:
+        if cursor is not None and cursor.backoff_until and cursor.backoff_until > now:
             report.skipped = True
             return report
-        position: str | None = cursor.get("updated_after")
+        position = cursor.updated_after if cursor is not None else None
         try:
             tasks = await self._list(tenant_id, position)
             report.seen = len(tasks)
@@ -156,8 +157,10 @@ class Poller:
         results = await asyncio.to_thread(self.store.ingest_events, list(events))
         return sum(1 for r in results if r.status == "created")
 
-    async def _failed(self, tenant_id: str, cursor: dict[str, Any], exc: UpstreamError) -> None:
-        failures = int(cursor.get("failures") or 0) + 1
+    async def _failed(
+        self, tenant_id: str, cursor: CursorRecord | None, exc: UpstreamError
+    ) -> None:
+        failures = (cursor.failures if cursor is not None else 0) + 1
         if isinstance(exc, UpstreamThrottled):
             wait = exc.retry_after
         else:
@@ -188,22 +191,21 @@ def upstream_health(store: Store, settings: Settings) -> dict[str, Any]:
     failing = [
         c
         for c in cursors
-        if c["last_error_at"]
-        and (c["last_success_at"] is None or c["last_error_at"] > c["last_success_at"])
+        if c.last_error_at and (c.last_success_at is None or c.last_error_at > c.last_success_at)
     ]
-    last_ok = max((c["last_success_at"] for c in cursors if c["last_success_at"]), default=None)
+    last_ok = max((c.last_success_at for c in cursors if c.last_success_at), default=None)
     body: dict[str, Any] = {
         "status": "failing" if failing else ("ok" if last_ok else "starting"),
         "baseUrl": settings.person_api_base_url,
         "lastSuccessAt": _iso(last_ok),
     }
     if failing:
-        worst = max(failing, key=lambda c: c["last_error_at"])
+        worst = max(failing, key=lambda c: c.last_error_at or datetime.min.replace(tzinfo=UTC))
         body.update(
-            lastError=worst["last_error"],
-            lastErrorAt=_iso(worst["last_error_at"]),
-            failures=worst["failures"],
-            tenantId=worst["tenant_id"],
+            lastError=worst.last_error,
+            lastErrorAt=_iso(worst.last_error_at),
+            failures=worst.failures,
+            tenantId=worst.tenant_id,
         )
     return body
 

@@ -150,7 +150,7 @@ def seed(store: Store, url: str, events: int, **destination: Any) -> tuple[str, 
             ]
         )
         event_ids.update(r.event_id for r in results)
-    return dst["id"], event_ids
+    return dst.id, event_ids
 
 
 def count(store: Store, status: str) -> int:

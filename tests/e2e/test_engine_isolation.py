@@ -38,7 +38,7 @@ def destination(store: Store, url: str, study: str, **extra: Any) -> str:
             **extra,
         }
     )
-    return str(dst["id"])
+    return str(dst.id)
 
 
 def push(store: Store, study: str, n: int) -> dict[str, float]:
@@ -176,7 +176,7 @@ def test_a_dead_destination_is_probed_not_hammered_and_heals(
         task = asyncio.create_task(worker.run(halt))
         try:
             start = time.monotonic()
-            while store.get_destination(dead)["circuit"] == "closed":
+            while store.get_destination(dead).circuit == "closed":
                 assert time.monotonic() - start < 10, "the circuit never opened"
                 await asyncio.sleep(0.02)
             opened = time.time()
@@ -187,7 +187,7 @@ def test_a_dead_destination_is_probed_not_hammered_and_heals(
             seen["open_for"] = time.time() - opened
             seen["probes"] = [r.at for r in rec.on("/dead") if r.at >= opened + 0.5]
             seen["failed_while_open"] = count(store, "failed")
-            seen["circuit_while_open"] = store.get_destination(dead)["circuit"]
+            seen["circuit_while_open"] = store.get_destination(dead).circuit
             seen["neighbour_p99"] = p99(rec.on("/ok"), neighbours)
             rec.defaults["/dead"] = Script(200)  # healed
             healed = time.monotonic()
@@ -216,7 +216,7 @@ def test_a_dead_destination_is_probed_not_hammered_and_heals(
     assert seen["neighbour_p99"] < 1.0
     assert {r.headers["webhook-id"] for r in rec.on("/dead") if r.status == 200} == dead_events
     assert count(store, "failed") == 0 and count(store, "succeeded") == 80
-    assert store.get_destination(dead)["circuit"] == "closed"
+    assert store.get_destination(dead).circuit == "closed"
 
 
 @pytest.mark.postgres

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -13,6 +12,7 @@ from gateway.app import create_app
 from gateway.models import DestinationStatus
 from gateway.settings import Settings
 from gateway.store import EventIn, Store, open_store
+from gateway.store.records import DestinationRecord
 from gateway.store.tables import DeliveryRow
 from tests.conftest import ADMIN_KEY, task_data
 
@@ -44,7 +44,7 @@ def seed_deliveries(
     url: str = "http://127.0.0.1:9/never",
     name: str = "seeded",
     last_error: str | None = None,
-) -> dict[str, Any]:
+) -> DestinationRecord:
     """A disabled destination with ``count`` deliveries in ``status`` (the worker never sends them).
 
     Names must differ per call: the destination's filter takes only its own seeded events.
@@ -59,7 +59,7 @@ def seed_deliveries(
             "filter": {"seedTag": name},
         }
     )  # its events only
-    store.set_destination_status(destination["id"], DestinationStatus.DISABLED, "seeded")
+    store.set_destination_status(destination.id, DestinationStatus.DISABLED, "seeded")
     data = task_data(seedTag=name)
     for start in range(0, count, SEED_CHUNK):
         store.ingest_events(
@@ -73,7 +73,7 @@ def seed_deliveries(
         with store.tx() as conn:
             conn.execute(
                 update(_dlv)
-                .where(_dlv.c.destination_id == destination["id"])
+                .where(_dlv.c.destination_id == destination.id)
                 .values(
                     status=status,
                     attempt_count=1,

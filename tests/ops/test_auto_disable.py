@@ -157,13 +157,13 @@ def test_a_success_restarts_the_streak(store: Store, clock: Clock) -> None:
             "event_types": ["*"],
         }
     )
-    record(store, dst["id"], ok=False)
+    record(store, dst.id, ok=False)
     clock.offset = timedelta(days=3)
-    record(store, dst["id"], ok=True)  # the streak ends here
+    record(store, dst.id, ok=True)  # the streak ends here
     clock.offset = timedelta(days=5, minutes=1)
-    record(store, dst["id"], ok=False)  # a new streak, minutes old
-    assert store.get_destination(dst["id"])["status"] == "active"
+    record(store, dst.id, ok=False)  # a new streak, minutes old
+    assert store.get_destination(dst.id).status == "active"
     clock.offset = timedelta(days=10, minutes=2)
-    record(store, dst["id"], ok=False)
-    disabled = store.get_destination(dst["id"])
-    assert disabled["status"] == "disabled" and "5 days" in disabled["disabled_reason"]
+    record(store, dst.id, ok=False)
+    disabled = store.get_destination(dst.id)
+    assert disabled.status == "disabled" and "5 days" in disabled.disabled_reason

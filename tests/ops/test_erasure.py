@@ -240,5 +240,5 @@ def test_an_attempt_in_flight_during_the_erasure_keeps_no_body(store: Store) -> 
         ],
     )
     [attempt] = store.attempts_for([claimed.id])[claimed.id]
-    assert attempt["request_body"] is None and attempt["response_body"] is None
-    assert attempt["status_code"] == 200
+    assert attempt.request_body is None and attempt.response_body is None
+    assert attempt.status_code == 200

@@ -70,7 +70,7 @@ def test_csv_takes_the_list_filters(api: TestClient, store: Store) -> None:
     seed_deliveries(store, 10, status="failed", tenant_id="t2")
     for params in (
         {"status": "failed"},
-        {"destinationId": bad["id"]},
+        {"destinationId": bad.id},
         {"tenantId": "t2"},
         {"status": "succeeded", "isTest": "false"},
     ):

@@ -166,7 +166,7 @@ def test_metrics_after_restart_and_poller_lag(settings: Settings) -> None:
             "event_types": ["task.completed"],
         }
     )
-    store.set_destination_status(destination["id"], DestinationStatus.DISABLED, "held")
+    store.set_destination_status(destination.id, DestinationStatus.DISABLED, "held")
     store.ingest_events([EventIn(tenant_id="t1", type="task.completed", data=task_data())])
     for _ in range(2):  # two separate processes' lifetimes: the numbers come from the database
         app = create_app(settings, store=store, run_worker=False, run_scheduler=False)

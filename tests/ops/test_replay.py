@@ -66,7 +66,7 @@ def test_replay_links_each_new_delivery_and_respects_filters(
     seed_deliveries(store, 15, status="succeeded", name="fine")
     r = api.post(
         "/integrations/replays",
-        json={"since": SINCE, "status": "failed", "destinationId": failed["id"]},
+        json={"since": SINCE, "status": "failed", "destinationId": failed.id},
     )
     assert r.status_code == 202, r.text
     job = r.json()
@@ -78,10 +78,10 @@ def test_replay_links_each_new_delivery_and_respects_filters(
     rows = replays_of(store, job["replayId"])
     assert len(rows) == 120
     assert {r.trigger for r in rows} == {"bulkReplay"}
-    assert {r.destination_id for r in rows} == {failed["id"]}
+    assert {r.destination_id for r in rows} == {failed.id}
     originals = api.get(
         "/integrations/deliveries",
-        params={"destinationId": failed["id"], "status": "failed", "pageSize": 100},
+        params={"destinationId": failed.id, "status": "failed", "pageSize": 100},
     ).json()["total"]
     assert originals == 120
     assert len({r.replay_of for r in rows}) == 120
@@ -90,7 +90,7 @@ def test_replay_links_each_new_delivery_and_respects_filters(
     # A second run over the same window does not see the first run's (pending) output.
     again = api.post(
         "/integrations/replays",
-        json={"since": SINCE, "status": "failed", "destinationId": failed["id"], "dryRun": True},
+        json={"since": SINCE, "status": "failed", "destinationId": failed.id, "dryRun": True},
     )
     assert again.json()["matched"] == 120
 
@@ -104,11 +104,11 @@ def test_rate_cap_spreads_a_big_replay_over_steps(
     seed_deliveries(store, 1000, status="failed")
     job = store.create_replay(_filter(store))
     asyncio.run(run_replays(store, settings, lambda: None))
-    assert store.get_replay(job["id"])["created"] == 250  # one step = one second's budget
-    assert store.get_replay(job["id"])["status"] == "running"
+    assert store.get_replay(job.id).created == 250  # one step = one second's budget
+    assert store.get_replay(job.id).status == "running"
     steps = drain(store, settings)
     assert steps == 3 + 1  # three more full steps, then one that finds nothing left
-    assert store.get_replay(job["id"])["created"] == 1000
+    assert store.get_replay(job.id).created == 1000
 
 
 def test_crash_inside_a_chunk_neither_duplicates_nor_skips(
@@ -117,7 +117,7 @@ def test_crash_inside_a_chunk_neither_duplicates_nor_skips(
 ) -> None:
     seed_deliveries(store, 1200, status="failed")
     job = store.create_replay(_filter(store))
-    assert store.run_replay_chunk(job["id"], 500) == 500
+    assert store.run_replay_chunk(job.id, 500) == 500
     real_insert = store_events.insert_deliveries
 
     def insert_then_die(conn: Any, rows: list[dict[str, Any]], now: Any) -> None:
@@ -126,14 +126,14 @@ def test_crash_inside_a_chunk_neither_duplicates_nor_skips(
 
     monkeypatch.setattr("gateway.store.replays.insert_deliveries", insert_then_die)
     with pytest.raises(RuntimeError):
-        store.run_replay_chunk(job["id"], 500)
-    assert len(replays_of(store, job["id"])) == 500  # the half-done chunk rolled back whole
+        store.run_replay_chunk(job.id, 500)
+    assert len(replays_of(store, job.id)) == 500  # the half-done chunk rolled back whole
     monkeypatch.undo()
-    while store.run_replay_chunk(job["id"], 500) == 500:
+    while store.run_replay_chunk(job.id, 500) == 500:
         pass
-    rows = replays_of(store, job["id"])
+    rows = replays_of(store, job.id)
     assert len(rows) == 1200 and len({r.replay_of for r in rows}) == 1200
-    assert store.get_replay(job["id"])["created"] == 1200
+    assert store.get_replay(job.id).created == 1200
 
 
 def test_concurrent_runners_never_replay_twice(settings: Settings, store: Store) -> None:
@@ -144,9 +144,9 @@ def test_concurrent_runners_never_replay_twice(settings: Settings, store: Store)
 
     def runner(s: Store) -> None:
         barrier.wait()
-        while s.get_replay(job["id"])["status"] != "completed":
+        while s.get_replay(job.id).status != "completed":
             try:
-                s.run_replay_chunk(job["id"], 100)
+                s.run_replay_chunk(job.id, 100)
             except ConflictError:
                 continue
 
@@ -155,9 +155,9 @@ def test_concurrent_runners_never_replay_twice(settings: Settings, store: Store)
         t.start()
     for t in threads:
         t.join(timeout=60)
-    rows = replays_of(store, job["id"])
+    rows = replays_of(store, job.id)
     assert len(rows) == 900 and len({r.replay_of for r in rows}) == 900
-    assert store.get_replay(job["id"])["created"] == 900
+    assert store.get_replay(job.id).created == 900
     for s in others:
         s.engine.dispose()
 
@@ -253,8 +253,8 @@ def test_replay_of_5000_survives_kill_9_halfway(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     at_kill = store.get_replay(job["replayId"])
-    assert 0 < at_kill["created"] < 5000 and at_kill["status"] == "running"
-    assert len(replays_of(store, job["replayId"])) == at_kill["created"]  # count and rows agree
+    assert 0 < at_kill.created < 5000 and at_kill.status == "running"
+    assert len(replays_of(store, job["replayId"])) == at_kill.created  # count and rows agree
     proc = start_serve(env, port, tmp_path)
     try:
         done = _wait(

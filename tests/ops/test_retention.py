@@ -16,6 +16,7 @@ from gateway.models import DestinationStatus
 from gateway.retention import prune_once
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, EventIn, Store, open_store
+from gateway.store.records import DestinationRecord
 from gateway.store.tables import AttemptRow, DeliveryChangeRow, DeliveryRow, EventRow
 from tests.conftest import ADMIN_KEY, make_settings, task_data
 
@@ -53,7 +54,7 @@ def store(settings: Settings, clock: Clock) -> Iterator[Store]:
     the_store.engine.dispose()
 
 
-def destination(store: Store, name: str) -> dict[str, Any]:
+def destination(store: Store, name: str) -> DestinationRecord:
     row, _ = store.create_destination(
         {
             "tenant_id": "t1",
@@ -76,7 +77,7 @@ def test_payload_then_history_never_pending_or_sending(
     settings: Settings, store: Store, clock: Clock
 ) -> None:
     done, sending, held = (destination(store, n) for n in ("done", "sending", "held"))
-    store.set_destination_status(held["id"], DestinationStatus.DISABLED, "held")
+    store.set_destination_status(held.id, DestinationStatus.DISABLED, "held")
     events = {
         name: store.ingest_events(
             [EventIn(tenant_id="t1", type="task.completed", data=task_data(tag=name))]
@@ -84,15 +85,15 @@ def test_payload_then_history_never_pending_or_sending(
         for name in ("done", "sending", "held")
     }
     claimed = {c.destination_id: c for c in store.claim_due(owner="w", limit=10, lease_seconds=1e6)}
-    assert set(claimed) == {done["id"], sending["id"]}
-    finished = claimed[done["id"]]
+    assert set(claimed) == {done.id, sending.id}
+    finished = claimed[done.id]
     store.record_attempts(
         owner="w",
         records=[
             AttemptRecord(
                 delivery_id=finished.id,
                 tenant_id="t1",
-                destination_id=done["id"],
+                destination_id=done.id,
                 number=1,
                 started_at=clock(),
                 duration_ms=3.0,
@@ -130,7 +131,7 @@ def test_payload_then_history_never_pending_or_sending(
         assert replay.json()["error"]["code"] == "payload_expired"
         bulk = api.post(
             "/integrations/replays",
-            json={"destinationId": done["id"], "since": "2000-01-01T00:00:00Z", "dryRun": True},
+            json={"destinationId": done.id, "since": "2000-01-01T00:00:00Z", "dryRun": True},
         ).json()
         assert bulk["matched"] == 0  # a bulk replay skips expired events too
         assert prune_once(store, settings) == 0  # idempotent: the next tick finds nothing

@@ -67,18 +67,18 @@ def test_series_and_summary(store: Store, settings: Settings) -> None:
     )
     store.record_history(
         [
-            attempt(dst["id"], 5, True, 100),
-            attempt(dst["id"], 20, False, 300, "HTTP 503"),
-            attempt(dst["id"], 59.9, True, 200),  # still the first hour
-            attempt(dst["id"], 60, True, 50),  # the second hour starts here
-            attempt(dst["id"], 150, False, 1000, "timed out"),  # the last error
-            attempt(other["id"], 10, False, 10, "someone else's"),
+            attempt(dst.id, 5, True, 100),
+            attempt(dst.id, 20, False, 300, "HTTP 503"),
+            attempt(dst.id, 59.9, True, 200),  # still the first hour
+            attempt(dst.id, 60, True, 50),  # the second hour starts here
+            attempt(dst.id, 150, False, 1000, "timed out"),  # the last error
+            attempt(other.id, 10, False, 10, "someone else's"),
         ],
     )
     app = create_app(settings, store=store, run_worker=False, run_scheduler=False)
     with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
         body = client.get(
-            f"/integrations/destinations/{dst['id']}/stats",
+            f"/integrations/destinations/{dst.id}/stats",
             params={
                 "since": "2030-01-01T12:00:00Z",
                 "until": "2030-01-01T15:00:00Z",
@@ -99,31 +99,31 @@ def test_series_and_summary(store: Store, settings: Settings) -> None:
         assert summary["lastError"] == "timed out" and summary["lastStatusCode"] == 503
         assert summary["lastErrorAt"] == "2030-01-01T14:30:00Z"
         # Default window: the last 24 h, in at most 48 buckets.
-        default = client.get(f"/integrations/destinations/{dst['id']}/stats").json()
+        default = client.get(f"/integrations/destinations/{dst.id}/stats").json()
         assert default["bucketSeconds"] == 1800 and len(default["series"]) == 4
         many = client.get(
-            "/integrations/stats/destinations", params={"ids": f"{dst['id']},{other['id']}"}
+            "/integrations/stats/destinations", params={"ids": f"{dst.id},{other.id}"}
         ).json()["items"]
         assert [(m["destinationId"], m["attempts"]) for m in many] == [
-            (dst["id"], 5),
-            (other["id"], 1),
+            (dst.id, 5),
+            (other.id, 1),
         ]
         key = client.post("/integrations/keys", json={"tenantId": "t2"}).json()["key"]
         theirs = client.get(
             "/integrations/stats/destinations",
             headers={"x-api-key": key},
-            params={"ids": f"{dst['id']},{other['id']}"},
+            params={"ids": f"{dst.id},{other.id}"},
         ).json()["items"]
-        assert [m["destinationId"] for m in theirs] == [other["id"]]  # t1's is not visible
+        assert [m["destinationId"] for m in theirs] == [other.id]  # t1's is not visible
         assert (
             client.get(
-                f"/integrations/destinations/{dst['id']}/stats", headers={"x-api-key": key}
+                f"/integrations/destinations/{dst.id}/stats", headers={"x-api-key": key}
             ).status_code
             == 404
         )
         assert (
             client.get(
-                f"/integrations/destinations/{dst['id']}/stats",
+                f"/integrations/destinations/{dst.id}/stats",
                 params={"bucket": 60, "since": "2029-12-01T00:00:00Z"},
             ).status_code
             == 422

@@ -215,7 +215,7 @@ def test_last_event_id_resumes_without_gaps(
     store = open_store(settings)
     everything = store.changes_after(0, upto=10**9, tenant_id="t1")
     store.engine.dispose()
-    assert [e["id"] for e in seen + more] == [c["seq"] for c in everything]  # no gap, no repeat
+    assert [e["id"] for e in seen + more] == [c.seq for c in everything]  # no gap, no repeat
     assert missed[1] not in {e["deliveryId"] for e in more}
 
 

@@ -24,7 +24,7 @@ def destination(store: Store, study: str) -> str:
             "filter": {"studyId": study},
         }
     )
-    return str(dst["id"])
+    return str(dst.id)
 
 
 def push(store: Store, study: str, n: int) -> None:
@@ -77,7 +77,7 @@ def test_an_attempt_is_written_once_and_only_by_its_lease_holder(
     again = store.record_attempts(owner="a", records=[record(c, fail)])  # a lost commit answer
     assert again.stale and not again.recorded
     attempts = store.attempts_for([c.id])[c.id]
-    assert [a["number"] for a in attempts] == [1]
+    assert [a.number for a in attempts] == [1]
 
 
 def test_leases_are_renewed_only_for_what_is_named(db_url: str, tmp_path: Any) -> None:
@@ -102,15 +102,15 @@ def test_an_open_circuit_gives_one_probe_at_a_time(db_url: str, tmp_path: Any) -
         owner="w", records=[record(c, timeout) for c in claimed], policy=Policy(circuit_failures=3)
     )
     assert sum(x.decision.circuit_opened for x in result.recorded) == 1
-    assert store.get_destination(dst)["circuit"] == "open"
+    assert store.get_destination(dst).circuit == "open"
     assert store.claim_due(owner="w", limit=5, lease_seconds=30) == []  # held, not probed yet
     real = store.clock
     store.clock = lambda: real() + timedelta(seconds=1.5)  # type: ignore[method-assign]
     [probe] = store.claim_due(owner="w", limit=5, lease_seconds=30)
-    assert probe.probe and store.get_destination(dst)["circuit"] == "halfOpen"
+    assert probe.probe and store.get_destination(dst).circuit == "halfOpen"
     assert store.claim_due(owner="v", limit=5, lease_seconds=30) == []  # one at a time
     closed = store.record_attempts(owner="w", records=[record(probe, Outcome(Verdict.SUCCESS))])
     assert closed.recorded[0].decision.circuit_closed
-    assert store.get_destination(dst)["circuit"] == "closed"
+    assert store.get_destination(dst).circuit == "closed"
     # what waited is due again; the five that timed out keep their retry times (5 s ±20 %)
     assert len(store.claim_due(owner="w", limit=20, lease_seconds=30)) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,7 +12,8 @@ from gateway.catalog import validate_event_data
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 WINDOW = timedelta(days=5)
-DST = {"id": "dst_1", "tenant_id": "t1", "name": "crm"}
+# Any value with the attributes the notices read (the store passes its records).
+DST = SimpleNamespace(id="dst_1", tenant_id="t1", name="crm")
 
 
 @pytest.mark.parametrize(
@@ -51,13 +53,13 @@ def test_every_notice_matches_its_catalog_schema() -> None:
         opevents.recovered(DST, how="enabled", at=T0),
         opevents.exhausted(
             DST,
-            {
-                "id": "dlv_1",
-                "event_id": "evt_1",
-                "event_type": "task.completed",
-                "attempt_count": 8,
-                "last_status_code": 503,
-            },
+            SimpleNamespace(
+                id="dlv_1",
+                event_id="evt_1",
+                event_type="task.completed",
+                attempt_count=8,
+                last_status_code=503,
+            ),
             at=T0,
         ),
     ]

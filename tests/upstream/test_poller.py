@@ -168,7 +168,7 @@ def test_upstream_errors_delay_but_lose_nothing(db_url: str, tmp_path: Any, simu
             assert health["status"] == "failing"
             assert health["failures"] == 1
             cursor = store.get_cursor(TENANT)
-            assert cursor and cursor["backoff_until"] > store.clock()
+            assert cursor and cursor.backoff_until > store.clock()
             skipped = await poller.poll_tenant(TENANT)  # still backing off
             assert skipped.skipped
             store.save_cursor(TENANT, backoff_until=None)
@@ -180,7 +180,7 @@ def test_upstream_errors_delay_but_lose_nothing(db_url: str, tmp_path: Any, simu
             await poller.poll_tenant(TENANT)
             cursor = store.get_cursor(TENANT)
             assert cursor is not None
-            wait = (cursor["backoff_until"] - store.clock()).total_seconds()
+            wait = (cursor.backoff_until - store.clock()).total_seconds()
             assert 5 < wait <= 7.5  # Retry-After honoured
             store.save_cursor(TENANT, backoff_until=None)
             await http.delete(f"{simulator}/_faults", headers={"x-api-key": SIM_KEY})
