@@ -107,6 +107,30 @@ def test_sql_stays_in_the_store_and_connectors_behind_the_registry() -> None:
             assert not any(i.startswith("connectors") for i in _imports(path, modules)), name
 
 
+def _reads_dialect_name(path: Path) -> list[int]:
+    """Lines where ``path`` reads ``<something>.dialect.name``."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "dialect"
+    ]
+
+
+def test_only_the_dialect_module_branches_on_the_database() -> None:
+    # Migrations are history, each written once for both databases; they keep their branches.
+    readers = {
+        name: lines
+        for name, path in _modules().items()
+        if _product(name) and name != "gateway.store.dialect"
+        if (lines := _reads_dialect_name(path))
+    }
+    assert readers == {}, "branch on the database in gateway/store/dialect.py only"
+    assert _reads_dialect_name(_modules()["gateway.store.dialect"])  # the check sees a read
+
+
 def test_no_product_module_is_over_450_lines() -> None:
     long = {
         name: n
