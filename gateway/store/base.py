@@ -6,14 +6,18 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from gateway.errors import StoreError, StoreUnavailable
+from gateway.errors import NotFoundError, StoreError, StoreUnavailable
 from gateway.secretbox import SecretBox
 from gateway.store import dialect
+from gateway.store.records import FromRow
+
+R = TypeVar("R", bound=FromRow)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,14 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise translate(exc) from exc
 
+    def get_by_id(self, record: type[R], table: Table, row_id: str) -> R:
+        """The row of ``table`` with id ``row_id`` as ``record``; ``NotFoundError`` when none."""
+        with self.read() as conn:
+            row = conn.execute(select(table).where(table.c.id == row_id)).first()
+        if row is None:
+            raise NotFoundError(f"{_noun(table)} {row_id} not found")
+        return record.from_row(row)
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         try:
@@ -53,6 +65,12 @@ class StoreBase:
                 yield conn
         except SQLAlchemyError as exc:
             raise translate(exc) from exc
+
+
+def _noun(table: Table) -> str:
+    """``deliveries`` -> ``delivery``, ``replays`` -> ``replay``: the name errors use."""
+    name = table.name
+    return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
 
 
 def translate(exc: SQLAlchemyError) -> StoreError:

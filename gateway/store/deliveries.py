@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 
 from gateway import ids
-from gateway.errors import ConflictError, NotFoundError, PayloadExpiredError
+from gateway.errors import ConflictError, PayloadExpiredError
 from gateway.models import DeliveryTrigger
 from gateway.store.base import page_bounds
 from gateway.store.events import EventVerbs
@@ -87,11 +87,7 @@ class DeliveryVerbs(EventVerbs):
             after = rows[-1].id
 
     def get_delivery(self, delivery_id: str) -> DeliveryRecord:
-        with self.read() as conn:
-            row = conn.execute(select(_dlv).where(_dlv.c.id == delivery_id)).first()
-        if row is None:
-            raise NotFoundError(f"delivery {delivery_id} not found")
-        return DeliveryRecord.from_row(row)
+        return self.get_by_id(DeliveryRecord, _dlv, delivery_id)
 
     def attempts_for(self, delivery_ids: list[str]) -> dict[str, list[StoredAttempt]]:
         if not delivery_ids:

@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, insert, select, update
 
 from gateway import ids
-from gateway.errors import ConflictError, NotFoundError
+from gateway.errors import NotFoundError
 from gateway.fanout import filter_matches
 from gateway.models import DeliveryStatus
+from gateway.store import durable
 from gateway.store.records import ErasureRecord
 from gateway.store.retention import RetentionVerbs, bump_counter
 from gateway.store.tables import attempts as _att
@@ -38,7 +39,7 @@ from gateway.store.tables import events as _evt
 
 ERASURE_PREFIX = "ers"
 ERASURE_SCAN = 1000  # events examined per chunk at most
-ACTIVE = ("pending", "running")
+ACTIVE = durable.ACTIVE
 
 
 def match_hash(value: Any) -> str:
@@ -195,31 +196,18 @@ class ErasureVerbs(RetentionVerbs):
         return list(conn.execute(query.order_by(_evt.c.id).limit(limit)).all())
 
     def get_erasure(self, erasure_id: str) -> ErasureRecord:
-        with self.read() as conn:
-            row = conn.execute(select(_ers).where(_ers.c.id == erasure_id)).first()
-        if row is None:
-            raise NotFoundError(f"erasure {erasure_id} not found")
-        return ErasureRecord.from_row(row)
+        return self.get_by_id(ErasureRecord, _ers, erasure_id)
 
     def active_erasures(self, limit: int = 20) -> list[str]:
         with self.read() as conn:
-            return list(
-                conn.execute(
-                    select(_ers.c.id)
-                    .where(_ers.c.status.in_(ACTIVE))
-                    .order_by(_ers.c.created_at, _ers.c.id)
-                    .limit(limit)
-                ).scalars()
-            )
+            return durable.active_job_ids(conn, _ers, limit)
 
     def run_erasure_chunk(self, erasure_id: str, budget: int) -> ChunkResult:
         """Erase up to ``budget`` matching events after the cursor, cursor moved in the same tx."""
         now = self.clock()
         with self.tx() as conn:
-            job = conn.execute(
-                select(_ers).where(_ers.c.id == erasure_id).with_for_update()
-            ).first()
-            if job is None or job.status not in ACTIVE:
+            job = durable.lock_active_job(conn, _ers, erasure_id)
+            if job is None:
                 return ChunkResult(0, True)
             match = self.box.open(job.match_enc) or {}
             rows = self._scan(conn, job.tenant_id, job.cursor, job.until, ERASURE_SCAN)
@@ -241,14 +229,7 @@ class ErasureVerbs(RetentionVerbs):
             }
             if done:
                 values.update(match_enc=None, completed_at=now)
-            guard = _ers.c.cursor.is_(None) if job.cursor is None else _ers.c.cursor == job.cursor
-            if (
-                conn.execute(
-                    update(_ers).where(_ers.c.id == erasure_id, guard).values(**values)
-                ).rowcount
-                != 1
-            ):
-                raise ConflictError(f"erasure {erasure_id} advanced concurrently")
+            durable.advance_job(conn, _ers, job, **values)
         if erased:
             self.checkpoint()
         return ChunkResult(erased, done)

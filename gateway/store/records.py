@@ -21,7 +21,9 @@ from typing import Any, Protocol, Self
 from sqlalchemy import Column, Row, Table
 
 
-class _FromRow:
+class FromRow:
+    """A record built from a row whose columns are its fields."""
+
     __slots__ = ()
 
     @classmethod
@@ -53,7 +55,7 @@ class TargetRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class DestinationRecord(_FromRow):
+class DestinationRecord(FromRow):
     """A ``destinations`` row; secrets stay sealed (``*_enc``), ``Store.destination_view`` opens."""
 
     id: str
@@ -92,7 +94,7 @@ class DestinationRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriberRecord(_FromRow):
+class SubscriberRecord(FromRow):
     """What fan-out matches an event against."""
 
     id: str
@@ -104,7 +106,7 @@ class SubscriberRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class SubjectRecord(_FromRow):
+class SubjectRecord(FromRow):
     """The destination an operational event is about: id, tenant and name."""
 
     id: str
@@ -113,7 +115,7 @@ class SubjectRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class EventRecord(_FromRow):
+class EventRecord(FromRow):
     """An ``events`` row; ``data`` is ``{}`` once expired or expunged."""
 
     id: str
@@ -127,7 +129,7 @@ class EventRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryRecord(_FromRow):
+class DeliveryRecord(FromRow):
     """A ``deliveries`` row."""
 
     id: str
@@ -153,7 +155,7 @@ class DeliveryRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredAttempt(_FromRow):
+class StoredAttempt(FromRow):
     """An ``attempts`` row (what was sent and answered; secrets redacted, bodies capped)."""
 
     id: str
@@ -174,7 +176,7 @@ class StoredAttempt(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeRecord(_FromRow):
+class ChangeRecord(FromRow):
     """A ``delivery_changes`` row with its delivery's identity (the SSE stream's item)."""
 
     seq: int
@@ -193,7 +195,7 @@ class ChangeRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKeyRecord(_FromRow):
+class ApiKeyRecord(FromRow):
     """An active API key as listed: never the key or its hash."""
 
     id: str
@@ -205,7 +207,7 @@ class ApiKeyRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayRecord(_FromRow):
+class ReplayRecord(FromRow):
     """A bulk replay job (``filters`` is ``ReplayFilter.to_json()``)."""
 
     id: str
@@ -222,7 +224,7 @@ class ReplayRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class ErasureRecord(_FromRow):
+class ErasureRecord(FromRow):
     """An erasure's audit row (the match itself only as a hash; sealed while it runs)."""
 
     id: str
@@ -243,7 +245,7 @@ class ErasureRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class CursorRecord(_FromRow):
+class CursorRecord(FromRow):
     """The person.run poller's position for one tenant."""
 
     tenant_id: str

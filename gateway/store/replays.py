@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 
 from gateway import ids
-from gateway.errors import ConflictError, NotFoundError
 from gateway.models import DeliveryTrigger
+from gateway.store import durable
 from gateway.store.base import StoreBase, page_bounds
 from gateway.store.records import ReplayRecord, TargetRecord
 from gateway.store.rows import delivery_values, insert_deliveries
@@ -41,7 +41,7 @@ class ReplayStatus(StrEnum):
     FAILED = "failed"  # stopped by an error the runner could not get past
 
 
-ACTIVE = (ReplayStatus.PENDING.value, ReplayStatus.RUNNING.value)
+ACTIVE = durable.ACTIVE  # ReplayStatus.PENDING and RUNNING
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,7 @@ class ReplayVerbs(StoreBase):
         return self.get_replay(str(row["id"]))
 
     def get_replay(self, replay_id: str) -> ReplayRecord:
-        with self.read() as conn:
-            row = conn.execute(select(_rpl).where(_rpl.c.id == replay_id)).first()
-        if row is None:
-            raise NotFoundError(f"replay {replay_id} not found")
-        return ReplayRecord.from_row(row)
+        return self.get_by_id(ReplayRecord, _rpl, replay_id)
 
     def list_replays(
         self, *, tenant_id: str | None, page: int, page_size: int
@@ -154,14 +150,7 @@ class ReplayVerbs(StoreBase):
     def active_replays(self, limit: int = 50) -> list[str]:
         """Pending and running job ids, oldest first (the runner's queue)."""
         with self.read() as conn:
-            return list(
-                conn.execute(
-                    select(_rpl.c.id)
-                    .where(_rpl.c.status.in_(ACTIVE))
-                    .order_by(_rpl.c.created_at, _rpl.c.id)
-                    .limit(limit)
-                ).scalars()
-            )
+            return durable.active_job_ids(conn, _rpl, limit)
 
     def cancel_replay(self, replay_id: str) -> ReplayRecord:
         with self.tx() as conn:
@@ -185,15 +174,13 @@ class ReplayVerbs(StoreBase):
     def run_replay_chunk(self, replay_id: str, limit: int = REPLAY_CHUNK) -> int:
         """Replay the next ``limit`` originals after the cursor; returns how many were created.
 
-        Inserting the replays and advancing ``cursor``/``created`` is one transaction. The job row
-        is locked first (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises
-        writers), and the cursor update is guarded by the cursor read, so two runners can never
-        both replay a chunk: the loser's transaction rolls back with ``ConflictError``.
+        Inserting the replays and advancing ``cursor``/``created`` is one transaction, guarded as
+        ``durable.py`` describes: two runners can never both replay a chunk.
         """
         now = self.clock()
         with self.tx() as conn:
-            job = conn.execute(select(_rpl).where(_rpl.c.id == replay_id).with_for_update()).first()
-            if job is None or job.status not in ACTIVE:
+            job = durable.lock_active_job(conn, _rpl, replay_id)
+            if job is None:
                 return 0
             flt = ReplayFilter.from_json(job.filters)
             query = (
@@ -231,17 +218,13 @@ class ReplayVerbs(StoreBase):
             ]
             insert_deliveries(conn, rows, now)
             done = len(originals) < limit
-            guard = _rpl.c.cursor.is_(None) if job.cursor is None else _rpl.c.cursor == job.cursor
-            advanced = conn.execute(
-                update(_rpl)
-                .where(_rpl.c.id == replay_id, guard)
-                .values(
-                    cursor=originals[-1].id if originals else job.cursor,
-                    created=_rpl.c.created + len(rows),
-                    updated_at=now,
-                    status=ReplayStatus.COMPLETED.value if done else ReplayStatus.RUNNING.value,
-                )
-            ).rowcount
-            if advanced != 1:
-                raise ConflictError(f"replay {replay_id} advanced concurrently")
+            durable.advance_job(
+                conn,
+                _rpl,
+                job,
+                cursor=originals[-1].id if originals else job.cursor,
+                created=_rpl.c.created + len(rows),
+                updated_at=now,
+                status=ReplayStatus.COMPLETED.value if done else ReplayStatus.RUNNING.value,
+            )
         return len(rows)
