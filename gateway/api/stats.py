@@ -27,6 +27,7 @@ from gateway.api.common import (
 from gateway.errors import ValidationError
 from gateway.models import iso
 from gateway.store import Principal
+from gateway.store.records import DestinationSummary
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=31)
@@ -78,13 +79,13 @@ async def destination_stats(request: Request, principal: Principal) -> Response:
     summary = (await run(store.destination_summaries, [row.id], since=since))[row.id]
     points: list[dict[str, Any]] = [
         {
-            "at": iso(since + timedelta(seconds=p["bucket"] * bucket)),
-            "attempts": p["attempts"],
-            "succeeded": p["succeeded"],
-            "failed": p["attempts"] - p["succeeded"],
-            "successRate": _rate(p["succeeded"], p["attempts"]),
-            "latencyMsAvg": round(p["latency_ms_avg"], 2),
-            "latencyMsMax": round(p["latency_ms_max"], 2),
+            "at": iso(since + timedelta(seconds=p.bucket * bucket)),
+            "attempts": p.attempts,
+            "succeeded": p.succeeded,
+            "failed": p.attempts - p.succeeded,
+            "successRate": _rate(p.succeeded, p.attempts),
+            "latencyMsAvg": round(p.latency_ms_avg, 2),
+            "latencyMsMax": round(p.latency_ms_max, 2),
         }
         for p in series
     ]
@@ -100,18 +101,18 @@ async def destination_stats(request: Request, principal: Principal) -> Response:
     )
 
 
-def summary_out(destination_id: str, s: dict[str, Any]) -> dict[str, Any]:
+def summary_out(destination_id: str, s: DestinationSummary) -> dict[str, Any]:
     return {
         "destinationId": destination_id,
-        "attempts": s["attempts"],
-        "succeeded": s["succeeded"],
-        "failed": s["attempts"] - s["succeeded"],
-        "successRate": _rate(s["succeeded"], s["attempts"]),
-        "latencyMsAvg": None if s["latency_ms_avg"] is None else round(s["latency_ms_avg"], 2),
-        "lastAttemptAt": iso(s["last_attempt_at"]) if s["last_attempt_at"] else None,
-        "lastError": s["last_error"],
-        "lastStatusCode": s["last_status_code"],
-        "lastErrorAt": iso(s["last_error_at"]) if s["last_error_at"] else None,
+        "attempts": s.attempts,
+        "succeeded": s.succeeded,
+        "failed": s.attempts - s.succeeded,
+        "successRate": _rate(s.succeeded, s.attempts),
+        "latencyMsAvg": None if s.latency_ms_avg is None else round(s.latency_ms_avg, 2),
+        "lastAttemptAt": iso(s.last_attempt_at) if s.last_attempt_at else None,
+        "lastError": s.last_error,
+        "lastStatusCode": s.last_status_code,
+        "lastErrorAt": iso(s.last_error_at) if s.last_error_at else None,
     }
 
 

@@ -268,3 +268,27 @@ class SourceRecord:
     secret: str | None
     config: dict[str, Any] | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One bucket of a destination's attempts (``bucket``: its index from the window's start)."""
+
+    bucket: int
+    attempts: int
+    succeeded: int
+    latency_ms_avg: float
+    latency_ms_max: float
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSummary:
+    """A destination's attempts since a time, and its last failure (zeros: none yet)."""
+
+    attempts: int = 0
+    succeeded: int = 0
+    latency_ms_avg: float | None = None
+    last_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_status_code: int | None = None

@@ -9,7 +9,7 @@ differences (a timestamp's Unix seconds, waiting for the change feed's writers) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from gateway.models import DeliveryStatus
 from gateway.store import dialect
 from gateway.store.base import StoreBase
-from gateway.store.records import ChangeRecord, CursorRecord
+from gateway.store.records import ChangeRecord, CursorRecord, DestinationSummary, SeriesPoint
 from gateway.store.tables import attempts as _att
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import delivery_changes as _chg
@@ -201,7 +201,7 @@ class StatsVerbs(StoreBase):
     # -- the dashboard -----------------------------------------------------------------------
     def destination_series(
         self, destination_id: str, *, since: datetime, until: datetime, bucket_seconds: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[SeriesPoint]:
         """Attempts per time bucket: count, successes, mean and max latency (ms).
 
         ``since`` should be aligned to the bucket; buckets without attempts are omitted.
@@ -228,34 +228,23 @@ class StatsVerbs(StoreBase):
                 .order_by(index)
             ).all()
         return [
-            {
-                "bucket": int(r[0]),
-                "attempts": int(r[1]),
-                "succeeded": int(r[2] or 0),
-                "latency_ms_avg": float(r[3] or 0),
-                "latency_ms_max": float(r[4] or 0),
-            }
+            SeriesPoint(
+                bucket=int(r[0]),
+                attempts=int(r[1]),
+                succeeded=int(r[2] or 0),
+                latency_ms_avg=float(r[3] or 0),
+                latency_ms_max=float(r[4] or 0),
+            )
             for r in rows
         ]
 
     def destination_summaries(
         self, destination_ids: list[str], *, since: datetime
-    ) -> dict[str, dict[str, Any]]:
+    ) -> dict[str, DestinationSummary]:
         """Per destination since ``since``: attempts, successes, mean latency, the last error."""
         if not destination_ids:
             return {}
-        out: dict[str, dict[str, Any]] = {
-            d: {
-                "attempts": 0,
-                "succeeded": 0,
-                "latency_ms_avg": None,
-                "last_attempt_at": None,
-                "last_error": None,
-                "last_error_at": None,
-                "last_status_code": None,
-            }
-            for d in destination_ids
-        }
+        out = {d: DestinationSummary() for d in destination_ids}
         in_window = (_att.c.destination_id.in_(destination_ids), _att.c.started_at >= since)
         ranked = (
             select(
@@ -285,15 +274,19 @@ class StatsVerbs(StoreBase):
                 .where(*in_window)
                 .group_by(_att.c.destination_id)
             ).all():
-                out[r[0]].update(
+                out[r[0]] = replace(
+                    out[r[0]],
                     attempts=int(r[1]),
                     succeeded=int(r[2] or 0),
                     latency_ms_avg=float(r[3]) if r[3] is not None else None,
                     last_attempt_at=r[4],
                 )
             for r in conn.execute(select(ranked).where(ranked.c.rank == 1)).all():
-                out[r.destination_id].update(
-                    last_error=r.error, last_error_at=r.started_at, last_status_code=r.status_code
+                out[r.destination_id] = replace(
+                    out[r.destination_id],
+                    last_error=r.error,
+                    last_error_at=r.started_at,
+                    last_status_code=r.status_code,
                 )
         return out
 
