@@ -3,7 +3,8 @@
 ``Store`` is assembled from one mixin per resource so each module stays small:
 keys, destinations, events (+ fan-out), deliveries (log, replay, test), claim (the worker's hot
 path), ops (cursors, ticks, heartbeats, replays, sources), retention and erasure
-(pruning, expunging), opevents (operational events).
+(pruning, expunging), opevents (operational events). Verbs return the frozen records of
+``records.py``; every SQLite/PostgreSQL difference is a function in ``dialect.py``.
 """
 
 from __future__ import annotations
