@@ -16,17 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    body_tenant,
-    endpoint,
-    json_response,
-    query_int,
-    query_time,
-    read_json,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.api.auth import body_tenant, endpoint, scope_tenant
+from gateway.api.common import run, services
+from gateway.api.parsing import query_int, query_time, read_json
+from gateway.api.responses import json_response
 from gateway.api.schemas import _check_url
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import catalog

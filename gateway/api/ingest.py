@@ -20,18 +20,11 @@ from starlette.routing import Route
 
 from gateway import payload
 from gateway.adapters import SourceView
-from gateway.api.common import (
-    ApiModel,
-    Services,
-    body_tenant,
-    checked,
-    endpoint,
-    json_response,
-    parse_body,
-    run,
-    services,
-)
+from gateway.api.auth import body_tenant, endpoint
+from gateway.api.common import ApiModel, Services, run, services
 from gateway.api.events import check_event_size
+from gateway.api.parsing import checked, parse_body
+from gateway.api.responses import json_response
 from gateway.api.schemas import one_of
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data

@@ -39,7 +39,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import authenticate, run, services
+from gateway.api.auth import authenticate
+from gateway.api.common import run, services
 from gateway.api.storage import StorageCollector, storage_snapshot
 from gateway.errors import AuthError, ForbiddenError
 from gateway.models import DeliveryStatus
