@@ -38,6 +38,12 @@ class ResponseInfo:
     body: bytes
 
 
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Header ``name`` (given in lower case) from ``headers`` whatever their case: HTTP field
+    names are case-insensitive (RFC 9110 §5.1). ``None`` when absent."""
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
 class Verdict(StrEnum):
     SUCCESS = "success"  # delivered
     RETRY = "retry"  # try again on the retry schedule (Retry-After honoured)

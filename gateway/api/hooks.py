@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.adapters import Connector
 from gateway.api.auth import body_tenant, endpoint, scope_tenant
 from gateway.api.common import run, services
 from gateway.api.parsing import query_int, query_time, read_json
@@ -164,19 +166,27 @@ def _tenant_for_reads(principal: Principal, request: Request) -> str:
     return tenant
 
 
-@endpoint
-async def samples(request: Request, principal: Principal) -> Response:
-    """Newest first, at most 3, exactly the live shape; a synthetic one before any data."""
+async def _recent(
+    request: Request, principal: Principal, limit: int, since: datetime | None = None
+) -> tuple[Connector, str, list[dict[str, Any]]]:
+    """The platform's adapter, the path's event type and the tenant's newest events of it."""
     platform = _platform(request)
     event_type = _event_type(request.path_params["event_type"], "eventType")
     tenant = _tenant_for_reads(principal, request)
-    adapter = get_connector(platform)
     rows = await run(
         services(request).store.recent_events,
         tenant_id=tenant,
         event_type=event_type,
-        limit=SAMPLE_COUNT,
+        limit=limit,
+        since=since,
     )
+    return get_connector(platform), event_type, rows
+
+
+@endpoint
+async def samples(request: Request, principal: Principal) -> Response:
+    """Newest first, at most 3, exactly the live shape; a synthetic one before any data."""
+    adapter, event_type, rows = await _recent(request, principal, SAMPLE_COUNT)
     if not rows:
         example = copy.deepcopy(catalog()[event_type].example)
         return json_response([adapter.samples(event_type, example)])
@@ -186,18 +196,9 @@ async def samples(request: Request, principal: Principal) -> Response:
 @endpoint
 async def poll_events(request: Request, principal: Principal) -> Response:
     """The polling trigger: newest first, a unique ``id`` per item (Zapier dedupes on it)."""
-    platform = _platform(request)
-    event_type = _event_type(request.path_params["event_type"], "eventType")
-    tenant = _tenant_for_reads(principal, request)
     limit = query_int(request, "limit", DEFAULT_POLL_LIMIT, 1, MAX_POLL_LIMIT)
-    adapter = get_connector(platform)
-    rows = await run(
-        services(request).store.recent_events,
-        tenant_id=tenant,
-        event_type=event_type,
-        limit=limit,
-        since=query_time(request, "since"),
-    )
+    since = query_time(request, "since")
+    adapter, event_type, rows = await _recent(request, principal, limit, since)
     return json_response([adapter.samples(event_type, r["data"], r["id"]) for r in rows])
 
 

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, ResponseInfo, Verdict, header_value
 from gateway.delivery.client import DeliveryClient
 from gateway.delivery.request import body_text, prepare, redact
 from gateway.errors import ConnectorError, DeliveryError, RenderError
@@ -104,7 +104,7 @@ def build_record(
 ) -> AttemptRecord:
     retry_after = None
     if response is not None and outcome.verdict is Verdict.RETRY:
-        retry_after = parse_retry_after(_header(response, "retry-after"), clock())
+        retry_after = parse_retry_after(header_value(response.headers, "retry-after"), clock())
     raw_schedule = dst["retry_schedule"] if dst is not None else None
     return AttemptRecord(
         delivery_id=item.id,
@@ -124,13 +124,6 @@ def build_record(
         jitter=rng.uniform(-1.0, 1.0),
         probe=item.probe,
     )
-
-
-def _header(response: ResponseInfo, name: str) -> str | None:
-    for key, value in response.headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _secret_header_names(view: Any, sent: dict[str, str]) -> frozenset[str]:
