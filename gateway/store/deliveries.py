@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, insert, select
 
 from gateway import ids
 from gateway.errors import ConflictError, NotFoundError, PayloadExpiredError
-from gateway.models import DeliveryTrigger
+from gateway.models import DeliveryTrigger, ErrorClass
 from gateway.store.base import page_bounds, row_dict
 from gateway.store.events import EventVerbs
 from gateway.store.rows import delivery_values, insert_deliveries
@@ -105,7 +105,9 @@ class DeliveryVerbs(EventVerbs):
             ).all()
         out: dict[str, list[dict[str, Any]]] = {d: [] for d in delivery_ids}
         for r in rows:
-            out[r.delivery_id].append(row_dict(r))
+            attempt = row_dict(r)  # error_class is stored as its value, read back as the enum
+            attempt["error_class"] = r.error_class and ErrorClass(r.error_class)
+            out[r.delivery_id].append(attempt)
         return out
 
     def deliveries_of_event(self, event_id: str, tenant_id: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.errors import MappingError
-from gateway.models import DestinationView, Event
+from gateway.models import DestinationView, ErrorClass, Event
 from gateway.registry import get_connector
 from tests.conftest import ADMIN_KEY
 from tests.delivery.test_worker import Receiver, make_destination, post_event, wait_delivery
@@ -74,6 +74,9 @@ def test_a_connector_bug_is_internal_and_retried(
         body = wait_attempts(client, delivery_id, 1)
     [attempt] = body["attempts"]
     assert attempt["errorClass"] == "internal"
+    store = client.app.state.services.store  # type: ignore[attr-defined]
+    [stored] = store.attempts_for([delivery_id])[delivery_id]
+    assert stored["error_class"] is ErrorClass.INTERNAL  # read back as the enum, not a string
     assert type(bug).__name__ in attempt["error"]
     assert body["status"] == "pending"  # retried, not the user's permanent failure
     assert body["nextAttemptAt"] is not None
