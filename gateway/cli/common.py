@@ -64,32 +64,6 @@ def add_command(
     )
 
 
-def add_group(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    *,
-    help: str,
-    description: str,
-    example: str,
-    dest: str,
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """A command of subcommands (``gateway keys create``); its own are added to the result."""
-    group = sub.add_parser(
-        name,
-        help=help,
-        description=description,
-        epilog=f"example:\n  {example}",
-        formatter_class=Formatter,
-    )
-    return group.add_subparsers(dest=dest, required=True, metavar="COMMAND")
-
-
-def add_address(p: argparse.ArgumentParser, port: int) -> None:
-    """``--host`` and ``--port`` of a command that listens (loopback by default)."""
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=port, help="TCP port to listen on")
-
-
 def load_settings() -> Settings:
     """The settings from the environment and ``.env``; a bad value is a one-line failure."""
     try:

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from gateway.cli.common import StartupError, add_command, add_group
+from gateway.cli.common import Formatter, StartupError, add_command
 
 POLL_SECONDS = 0.2
 FINAL = ("succeeded", "failed", "cancelled")
@@ -22,14 +22,14 @@ FINAL = ("succeeded", "failed", "cancelled")
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from gateway.catalog import catalog
 
-    events_sub = add_group(
-        sub,
+    events = sub.add_parser(
         "events",
         help="send events to a running gateway",
         description="Send events to a running gateway through its operator API.",
-        example="gateway events send --example task.completed --tenant acme",
-        dest="events_command",
+        epilog="example:\n  gateway events send --example task.completed --tenant acme",
+        formatter_class=Formatter,
     )
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
     p = add_command(
         events_sub,
         "send",

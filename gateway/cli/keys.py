@@ -6,18 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gateway.cli.common import add_command, add_group, load_settings, open_store_or_fail
+from gateway.cli.common import Formatter, add_command, load_settings, open_store_or_fail
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    keys_sub = add_group(
-        sub,
+    keys = sub.add_parser(
         "keys",
         help="create, list and revoke API keys",
         description="API keys for the operator API and the platforms' /hooks.",
-        example="gateway keys create --tenant acme",
-        dest="keys_command",
+        epilog="example:\n  gateway keys create --tenant acme",
+        formatter_class=Formatter,
     )
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     p = add_command(
         keys_sub,
         "create",

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
-from gateway.cli.common import StartupError, add_address, add_command, bind_port
+from gateway.cli.common import StartupError, add_command, bind_port
 
 MAX_BODY_PRINTED = 64 * 1024
 SHOWN_HEADERS = ("content-type", "user-agent")
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a local receiver: print each delivery as it arrives, check its signature",
         example="gateway listen --port 9000 --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     )
-    add_address(p, port=9000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=9000, help="TCP port to listen on")
     p.add_argument(
         "--secret",
         action="append",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli.common import add_address, add_command, bind_port, load_settings
+from gateway.cli.common import add_command, bind_port, load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the person.run API simulator alone (the one the demo uses)",
         example="PERSON_API_KEY=sim-key gateway simulate --port 8090",
     )
-    add_address(p, port=8090)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8090, help="TCP port to listen on")
     p.set_defaults(func=cmd_simulate)
 
 

@@ -13,13 +13,7 @@ import asyncio
 import signal
 from typing import Any
 
-from gateway.cli.common import (
-    add_address,
-    add_command,
-    bind_port,
-    load_settings,
-    open_store_or_fail,
-)
+from gateway.cli.common import add_command, bind_port, load_settings, open_store_or_fail
 from gateway.redaction import mask_urls as masked_url
 
 
@@ -30,7 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the API, the delivery worker and the scheduler in one process",
         example="GATEWAY_ADMIN_KEY=change-me gateway serve --port 8080",
     )
-    add_address(p, port=8080)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="TCP port to listen on")
     p.add_argument(
         "--log-level",
         default="info",
