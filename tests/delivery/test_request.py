@@ -111,7 +111,7 @@ VIEW = DestinationView(
 
 def run_prepare(connector: FakeConnector, schema: dict[str, Any] | None = None) -> Any:
     return prepare(
-        connector,  # type: ignore[arg-type]
+        connector,
         EVENT,
         VIEW,
         delivery_id="dlv_1",
