@@ -38,12 +38,18 @@ def delivery(client: TestClient, delivery_id: str) -> dict[str, Any]:
 
 
 def wait_attempts(client: TestClient, delivery_id: str, count: int) -> dict[str, Any]:
+    """The delivery once ``count`` attempts are recorded and it is no longer being sent (the
+    delivery and its attempts are two reads: one may see the attempt, the other not yet)."""
+
+    def settled(body: dict[str, Any]) -> bool:
+        return len(body["attempts"]) >= count and body["status"] != "sending"
+
     deadline = time.monotonic() + 20
     body = delivery(client, delivery_id)
-    while len(body["attempts"]) < count and time.monotonic() < deadline:
+    while not settled(body) and time.monotonic() < deadline:
         time.sleep(0.05)
         body = delivery(client, delivery_id)
-    assert len(body["attempts"]) >= count, body
+    assert settled(body), body
     return body
 
 
