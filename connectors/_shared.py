@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.adapters import Outcome, RenderedRequest, ResponseInfo, Verdict, classify_standard
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass, Event, EventType
 
 Body = dict[str, Any]
@@ -93,14 +94,14 @@ class EventMapping:
     map_survey_response: Callable[[Mapping[str, Any], str], Body]
 
     def map_event(self, event_type: str, data: Mapping[str, Any], event_id: str) -> Body:
-        """The full (untrimmed) body for one event; ``ValueError`` for an unknown type."""
+        """The full (untrimmed) body for one event; ``MappingError`` for an unknown type."""
         if event_type == EventType.TASK_COMPLETED:
             return self.map_task_completed(data, event_id)
         if event_type == EventType.SURVEY_RESPONSE_COMPLETED:
             return self.map_survey_response(data, event_id)
         if event_type.startswith("gateway."):
             return map_operational(event_type, data, event_id)
-        raise ValueError(f"{self.connector}: no mapping for event type {event_type!r}")
+        raise MappingError(f"{self.connector}: no mapping for event type {event_type!r}")
 
     def render_body(
         self, event_type: str, data: Mapping[str, Any], event_id: str, max_bytes: int | None
@@ -254,12 +255,12 @@ def utc_seconds(moment: datetime) -> str:
 
 def body_cap(platform_max: int | None, destination: DestinationView) -> int | None:
     """The platform cap, lowered by ``options.maxBodyBytes`` (e.g. a 2 MB Zapier Catch Raw Hook,
-    a smaller N8N_PAYLOAD_SIZE_MAX); ``ValueError`` unless that is a positive integer."""
+    a smaller N8N_PAYLOAD_SIZE_MAX); ``MappingError`` unless that is a positive integer."""
     option = destination.options.get("maxBodyBytes")
     if option is None:
         return platform_max
     if isinstance(option, bool) or not isinstance(option, int) or option <= 0:
-        raise ValueError("options.maxBodyBytes must be a positive integer")
+        raise MappingError("options.maxBodyBytes must be a positive integer")
     return option if platform_max is None else min(option, platform_max)
 
 
@@ -314,7 +315,7 @@ class MappedConnector:
         return RenderedRequest(url=destination.url, body=body, headers=self.headers(destination))
 
     def headers(self, destination: DestinationView) -> dict[str, str]:
-        """The platform's own headers (auth); ``ValueError`` for unusable credentials."""
+        """The platform's own headers (auth); ``MappingError`` for unusable credentials."""
         return {}
 
     def samples(

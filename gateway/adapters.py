@@ -38,6 +38,12 @@ class ResponseInfo:
     body: bytes
 
 
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Header ``name`` (given in lower case) from ``headers`` whatever their case: HTTP field
+    names are case-insensitive (RFC 9110 §5.1). ``None`` when absent."""
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
 class Verdict(StrEnum):
     SUCCESS = "success"  # delivered
     RETRY = "retry"  # try again on the retry schedule (Retry-After honoured)
@@ -67,7 +73,9 @@ class Connector(Protocol):
     default_rate_limit_per_second: float | None  # platform rate cap; None = unlimited
 
     def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
-        """Map the event to the exact request; ``ValueError`` when the mapping cannot apply."""
+        """Map the event to the exact request; ``MappingError`` when the destination's options,
+        credentials or mapping, or this event, cannot be mapped (the attempt fails with
+        ``render``). Anything else raised here is a bug, recorded as ``internal`` and retried."""
         ...
 
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
@@ -125,7 +133,8 @@ class InboundConnector(Protocol):
     """Implemented by survey connectors that ingest (``connectors/<name>/inbound.py``)."""
 
     def accept(self, body: bytes, headers: Mapping[str, str], source: SourceView) -> InboundStep:
-        """Verify and read a callback; ``SignatureError`` (401) or ``ValueError`` (400)."""
+        """Verify and read a callback; ``SignatureError`` (401), else
+        ``ValueError`` or ``MappingError`` (422)."""
         ...
 
     def finish(self, step: InboundStep, fetched: Any, source: SourceView) -> dict[str, Any]:

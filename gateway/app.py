@@ -15,14 +15,10 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from gateway.api import all_routes
-from gateway.api.common import (
-    Services,
-    gateway_error_handler,
-    http_error_handler,
-    unhandled_error_handler,
-)
+from gateway.api.common import Services
 from gateway.api.limits import RequestLimits
 from gateway.api.paths import StripTrailingSlash
+from gateway.api.responses import gateway_error_handler, http_error_handler, unhandled_error_handler
 from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
 from gateway.redaction import database_password, install_log_masking

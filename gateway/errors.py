@@ -7,20 +7,27 @@ GatewayError                      root; ``code`` is the stable API error code
 ├── ConflictError                 409 stale ``expectedVersion`` or a duplicate that cannot merge
 │   └── PayloadExpiredError       409 the event's payload was pruned or erased: nothing to re-send
 ├── ValidationError               422 bad input; ``details`` name the failing paths
+│   └── MappingError              a connector cannot map the user's options or this event
 ├── PayloadTooLarge               413 a request body or an event's ``data`` is over its limit
 ├── StoreError                    a database failure translated at the store seam
 │   ├── StoreUnavailable          503 the database cannot be reached; retry after ``retry_after`` s
 │   └── MigrationsPending         the PostgreSQL schema is behind: run ``gateway migrate``
 ├── DeliveryError                 an attempt failed before any response; ``error_class`` says how
-│   └── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
+│   ├── BlockedDestinationError   the URL resolves to a refused address (SSRF guard)
+│   ├── RenderError               the request cannot be built (mapping, size cap, outputSchema)
+│   └── ConnectorError            a connector raised anything but MappingError: our bug, retried
 ├── SignatureError                an inbound or consumer-side signature did not verify
-└── UpstreamError                 person.run answered badly or not at all
-    └── UpstreamThrottled         429; ``retry_after`` seconds
+└── UpstreamError                 person.run or a survey platform answered badly or not at all
+    ├── UpstreamThrottled         429; ``retry_after`` seconds
+    ├── UpstreamFetchError        502 a survey platform's follow-up fetch failed (it retries)
+    └── UpstreamResponseError     502 a survey platform's fetched response cannot be read
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from gateway.models import ErrorClass
 
 
 class GatewayError(Exception):
@@ -76,6 +83,15 @@ class ValidationError(GatewayError):
     code = "validation_error"
 
 
+class MappingError(ValidationError):
+    """A connector cannot map this destination's options, credentials or mapping, or this
+    event, to its platform's request: the user's to fix, so an attempt fails permanently with
+    ``render``. Connectors raise it on purpose; anything else they raise is a ``ConnectorError``.
+    """
+
+    code = "mapping_error"
+
+
 class PayloadTooLarge(GatewayError):
     """A request body over ``GATEWAY_MAX_REQUEST_BYTES`` or event ``data`` over
     ``GATEWAY_MAX_EVENT_BYTES``."""
@@ -111,7 +127,7 @@ class DeliveryError(GatewayError):
 
     code = "delivery_error"
 
-    def __init__(self, message: str, *, error_class: str) -> None:
+    def __init__(self, message: str, *, error_class: ErrorClass) -> None:
         super().__init__(message)
         self.error_class = error_class
 
@@ -120,7 +136,31 @@ class BlockedDestinationError(DeliveryError):
     """The destination resolves to an address outside the allowed networks."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, error_class="blocked")
+        super().__init__(message, error_class=ErrorClass.BLOCKED)
+
+
+class RenderError(DeliveryError):
+    """The attempt's request cannot be built, so nothing goes on the wire: the mapping does not
+    apply (``render``), the body is over the connector's cap (``payload_too_large``) or it breaks
+    the destination's outputSchema (``schema_mismatch``). Permanent: the same event and
+    destination render the same way next time."""
+
+    def __init__(self, message: str, error_class: ErrorClass = ErrorClass.RENDER) -> None:
+        super().__init__(message, error_class=error_class)
+
+
+class ConnectorError(DeliveryError):
+    """A connector's ``render`` raised something other than ``MappingError`` (a ``KeyError``, a
+    ``TypeError``…): a bug in the gateway's code, not the user's configuration. The attempt is
+    recorded as ``internal`` and retried; ``connector`` names the culprit, ``__cause__`` is the
+    original exception."""
+
+    def __init__(self, connector: str, cause: BaseException) -> None:
+        super().__init__(
+            f"internal error in the {connector} connector: {type(cause).__name__}: {cause}",
+            error_class=ErrorClass.INTERNAL,
+        )
+        self.connector = connector
 
 
 class SignatureError(GatewayError):
@@ -131,7 +171,7 @@ class SignatureError(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """person.run failed (network, 5xx, unexpected body)."""
+    """person.run or a survey platform's API failed (network, 5xx, unexpected body)."""
 
     code = "upstream_error"
 
@@ -142,3 +182,18 @@ class UpstreamThrottled(UpstreamError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UpstreamFetchError(UpstreamError):
+    """A survey platform's API did not give us the response a callback announced (502: the
+    platform retries the callback later)."""
+
+    status = 502
+    code = "upstream_fetch_failed"
+
+
+class UpstreamResponseError(UpstreamError):
+    """A survey platform's API answered, but its response cannot be read as one (502)."""
+
+    status = 502
+    code = "bad_upstream_response"

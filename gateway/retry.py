@@ -6,6 +6,7 @@ the destination's own ``retrySchedule``; ``Retry-After`` is honoured (never soon
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -15,16 +16,26 @@ MAX_RETRY_AFTER_SECONDS = 86400.0  # a Retry-After beyond a day is clamped (a br
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
+    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+
+    Read leniently (servers send ``1.5`` or `` 3 ``); a negative delay or a past date is 0, a
+    delay beyond ``MAX_RETRY_AFTER_SECONDS`` is clamped; absent or unreadable is ``None`` (the
+    caller's own default applies). The one reading of the header: deliveries and the person.run
+    client both use it.
+    """
+    if not value or not value.strip():
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_SECONDS)
+    text = value.strip()
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):  # "nan", "inf" read as floats
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(max((when - now).total_seconds(), 0.0), MAX_RETRY_AFTER_SECONDS)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

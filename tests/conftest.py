@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
-from gateway.store import make_engine, migrate
+from gateway.store import Store, make_engine, migrate, open_store
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -102,6 +103,28 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), headers={"x-api-key": ADMIN_KEY}) as c:
         yield c
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    the_store = open_store(settings)
+    yield the_store
+    the_store.engine.dispose()
+
+
+@contextmanager
+def runner_client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """The API without worker or scheduler: the tests drive the runners themselves."""
+    app = create_app(settings, store=store, run_worker=False, run_scheduler=False)
+    with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
+        yield client
+
+
+@pytest.fixture
+def api(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """The API without worker or scheduler (tests/api/ overrides ``api`` with its shared app)."""
+    with runner_client(settings, store) as client:
+        yield client
 
 
 def task_data(**overrides: Any) -> dict[str, Any]:

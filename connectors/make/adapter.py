@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from connectors._shared import EventMapping, MappedConnector, classify_platform
 from connectors.make import mapping
 from gateway.adapters import Outcome, ResponseInfo
+from gateway.errors import MappingError
 from gateway.models import DestinationView
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ def auth_headers(destination: DestinationView) -> dict[str, str]:
         or len(api_key) > API_KEY_MAX_CHARS
         or not (api_key.isascii() and api_key.isprintable())
     ):
-        raise ValueError(f"credentials.apiKey must be at most {API_KEY_MAX_CHARS} ASCII characters")
+        raise MappingError(
+            f"credentials.apiKey must be at most {API_KEY_MAX_CHARS} ASCII characters"
+        )
     return {API_KEY_HEADER: api_key}
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from connectors._shared import EventMapping, MappedConnector, classify_platform
 from connectors.n8n import mapping
 from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass
 
 if TYPE_CHECKING:
@@ -90,18 +91,18 @@ def auth_headers(destination: DestinationView) -> dict[str, str]:
     header = "headerName" in creds or "headerValue" in creds
     basic = "username" in creds or "password" in creds
     if header and basic:
-        raise ValueError("n8n credentials: give headerName/headerValue or username/password")
+        raise MappingError("n8n credentials: give headerName/headerValue or username/password")
     if header:
         name, value = creds.get("headerName"), creds.get("headerValue")
         if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise ValueError("n8n credentials.headerName must be an HTTP header name")
+            raise MappingError("n8n credentials.headerName must be an HTTP header name")
         if not isinstance(value, str) or not value.isprintable():
-            raise ValueError("n8n credentials.headerValue must be a printable string")
+            raise MappingError("n8n credentials.headerValue must be a printable string")
         return {name: value}
     if basic:
         user, password = creds.get("username"), creds.get("password")
         if not isinstance(user, str) or ":" in user or not isinstance(password, str):
-            raise ValueError("n8n credentials: username (without ':') and password are strings")
+            raise MappingError("n8n credentials: username (without ':') and password are strings")
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         return {"Authorization": f"Basic {token}"}
     return {}

@@ -27,6 +27,7 @@ from gateway.adapters import (
     Verdict,
     classify_standard,
 )
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass, Event, EventType
 
 
@@ -40,20 +41,20 @@ class QualtricsConnector:
 
     def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
         if event.type != EventType.TASK_COMPLETED:
-            raise ValueError(f"the qualtrics connector renders task.completed, not {event.type}")
+            raise MappingError(f"the qualtrics connector renders task.completed, not {event.type}")
         options = destination.options
         survey_id = options.get("surveyId")
         if not survey_id:
-            raise ValueError("options.surveyId is required (the Qualtrics survey id, SV_...)")
+            raise MappingError("options.surveyId is required (the Qualtrics survey id, SV_...)")
         token = destination.credentials.get("apiToken")
         if not token:
-            raise ValueError("credentials.apiToken is required (the Qualtrics X-API-TOKEN)")
+            raise MappingError("credentials.apiToken is required (the Qualtrics X-API-TOKEN)")
         payload = render_values(event.data, options=options, recorded_at=event.created_at)
         schema = options.get("responseSchema")
         if isinstance(schema, Mapping):
             problems = check_values_against_schema(payload["values"], schema)
             if problems:
-                raise ValueError(
+                raise MappingError(
                     "values break the survey's response schema: " + "; ".join(problems)
                 )
         return RenderedRequest(
@@ -83,7 +84,7 @@ class QualtricsConnector:
         """The body ``render`` sends with the default mapping (unmapped questions left out);
         ``recordedDate`` is the completion time, as no event record exists for a sample."""
         if event_type != EventType.TASK_COMPLETED:
-            raise ValueError(f"the qualtrics connector has no sample for {event_type}")
+            raise MappingError(f"the qualtrics connector has no sample for {event_type}")
         completed = datetime.fromisoformat(str(data["completedAt"]).replace("Z", "+00:00"))
         options = {"questions": DEFAULT_QUESTIONS, "skipUnmapped": True}
         return render_values(data, options=options, recorded_at=completed.astimezone(UTC))

@@ -39,6 +39,7 @@ from jsonschema import Draft202012Validator
 
 from connectors._shared import parse_utc, utc_seconds
 from gateway.adapters import RenderedRequest
+from gateway.errors import MappingError
 from gateway.ids import derived_id
 
 
@@ -141,7 +142,7 @@ def response_request(
     """``GET /API/v3/surveys/{sid}/responses/{rid}``: the follow-up fetch after a callback.
 
     The ids come from a callback, so they are checked against Qualtrics' id shapes before they
-    go into a path that carries the API token (``ValueError`` otherwise).
+    go into a path that carries the API token (``MappingError`` otherwise).
     """
     url = f"{responses_url(base_url, survey_id)}/{_checked(_RESPONSE_ID, response_id)}"
     return RenderedRequest(url=url, body=b"", headers={"X-API-TOKEN": api_token}, method="GET")
@@ -155,7 +156,7 @@ def response_schema_request(base_url: str, api_token: str, survey_id: str) -> Re
 
 def _checked(pattern: re.Pattern[str], value: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise ValueError(f"{value!r} is not a Qualtrics id of the expected shape")
+        raise MappingError(f"{value!r} is not a Qualtrics id of the expected shape")
     return value
 
 
@@ -192,7 +193,7 @@ def render_values(
     """The create-response body for one ``task.completed`` event's ``data``.
 
     ``recorded_at`` is when the gateway recorded the event (the same on every retry). Raises
-    ``ValueError`` naming the question when a mapping is missing or a value does not fit.
+    ``MappingError`` naming the question when a mapping is missing or a value does not fit.
     """
     completed = parse_utc(str(data["completedAt"]))
     started = parse_utc(str(data.get("startedAt") or data.get("createdAt") or completed))
@@ -215,7 +216,7 @@ def render_values(
             if options.get("skipUnmapped"):
                 continue
             where = "options.questions" if options.get("questions") else "the default mapping"
-            raise ValueError(f"question {ref!r} has no Qualtrics question in {where}")
+            raise MappingError(f"question {ref!r} has no Qualtrics question in {where}")
         rendered = _render_answer(ref, answer, spec)
         if rendered is not None:
             values[rendered[0]] = rendered[1]
@@ -254,18 +255,18 @@ def _render_answer(
     keys = [str(k) for k in answer.get("optionKeys") or (value if isinstance(value, list) else [])]
     if kind is Kind.TEXT:
         if not isinstance(value, str):
-            raise ValueError(f"question {ref!r}: text entry needs a string, got {value!r}")
+            raise MappingError(f"question {ref!r}: text entry needs a string, got {value!r}")
         out: Any = value
     elif kind in (Kind.NPS, Kind.SLIDER):
         out = _number(ref, value, whole=kind is Kind.NPS)
         if kind is Kind.NPS and not 0 <= out <= 10:
-            raise ValueError(f"question {ref!r}: NPS {out} is outside 0..10")
+            raise MappingError(f"question {ref!r}: NPS {out} is outside 0..10")
     elif kind is Kind.MULTI:
         out = [_recode(ref, k, recodes) for k in keys or [str(value)]]
     elif isinstance(value, str) or kind is Kind.SINGLE:
         chosen = keys or [str(value)]
         if len(chosen) != 1:
-            raise ValueError(f"question {ref!r}: {len(chosen)} options for a single answer")
+            raise MappingError(f"question {ref!r}: {len(chosen)} options for a single answer")
         out = _recode(ref, chosen[0], recodes)
     else:  # MATRIX / NUMBER answered with a number: a recode when the mapping has them
         number = _number(ref, value, whole=False)
@@ -275,7 +276,7 @@ def _render_answer(
 
 def _recode(ref: str, option_key: str, recodes: Mapping[str, Any]) -> Any:
     if option_key not in recodes:
-        raise ValueError(
+        raise MappingError(
             f"question {ref!r}: option {option_key!r} has no recode in the Qualtrics mapping"
         )
     return recodes[option_key]
@@ -283,10 +284,10 @@ def _recode(ref: str, option_key: str, recodes: Mapping[str, Any]) -> Any:
 
 def _number(ref: str, value: Any, *, whole: bool) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"question {ref!r}: {value!r} is not a number")
+        raise MappingError(f"question {ref!r}: {value!r} is not a number")
     if whole:
         if value != int(value):
-            raise ValueError(f"question {ref!r}: {value!r} is not a whole number")
+            raise MappingError(f"question {ref!r}: {value!r} is not a whole number")
         return int(value)
     return value
 

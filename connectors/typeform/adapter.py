@@ -21,6 +21,7 @@ from gateway.adapters import (
     ResponseInfo,
     classify_standard,
 )
+from gateway.errors import MappingError
 from gateway.models import DestinationView, Event, EventType
 
 
@@ -33,7 +34,7 @@ class TypeformConnector:
 
     def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
         if event.type != EventType.TASK_COMPLETED:
-            raise ValueError(f"the typeform connector renders task.completed, not {event.type}")
+            raise MappingError(f"the typeform connector renders task.completed, not {event.type}")
         payload = render_webhook(
             event.data, event_id=delivery_event_id(event.id), options=destination.options
         )
@@ -52,7 +53,7 @@ class TypeformConnector:
     ) -> dict[str, Any]:
         """The body ``render`` sends to a destination without options (unsigned)."""
         if event_type != EventType.TASK_COMPLETED:
-            raise ValueError(f"the typeform connector has no sample for {event_type}")
+            raise MappingError(f"the typeform connector has no sample for {event_type}")
         gateway_id = event_id or f"sample:{data.get('taskId', '')}"
         return render_webhook(data, event_id=delivery_event_id(gateway_id), options={})
 

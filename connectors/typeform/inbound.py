@@ -7,12 +7,14 @@ from typing import Any
 
 from connectors.typeform import mapping
 from connectors.typeform.verify import verify_typeform_signature
-from gateway.adapters import InboundConnector, InboundStep, SourceView
+from gateway.adapters import InboundConnector, InboundStep, SourceView, header_value
 
 
 class TypeformInbound:
     def accept(self, body: bytes, headers: Mapping[str, str], source: SourceView) -> InboundStep:
-        verify_typeform_signature(body, _header(headers, "typeform-signature"), source.secret or "")
+        verify_typeform_signature(
+            body, header_value(headers, "typeform-signature"), source.secret or ""
+        )
         payload = mapping.parse_webhook(body)
         if payload["event_type"] != mapping.EVENT_TYPE_COMPLETED:
             return InboundStep(event_id=None)  # form_response_partial: acknowledged, not stored
@@ -22,10 +24,6 @@ class TypeformInbound:
 
     def finish(self, step: InboundStep, fetched: Any, source: SourceView) -> dict[str, Any]:
         raise NotImplementedError("Typeform webhooks carry the whole response")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
 INBOUND: InboundConnector = TypeformInbound()

@@ -30,6 +30,7 @@ from typing import Any
 
 from connectors import _shared
 from connectors._shared import parse_utc, utc_seconds
+from gateway.errors import MappingError
 from gateway.ids import derived_id
 
 EVENT_TYPE_COMPLETED = "form_response"
@@ -119,7 +120,7 @@ def render_webhook(
 ) -> dict[str, Any]:
     """The ``form_response`` webhook body for one ``task.completed`` event's ``data``.
 
-    Raises ``ValueError`` when an answer cannot be expressed (unknown type, a value of the wrong
+    Raises ``MappingError`` when an answer cannot be expressed (unknown type, a value of the wrong
     kind, an option key the question does not offer, a field type override that does not fit).
     """
     study_id = str(data["studyId"])
@@ -173,11 +174,11 @@ def _render_question(
     """One definition field and its answer (``None`` when unanswered)."""
     task_type = str(answer["type"])
     if task_type not in FIELD_TYPES:
-        raise ValueError(f"question {key!r}: answer type {task_type!r} has no Typeform field")
+        raise MappingError(f"question {key!r}: answer type {task_type!r} has no Typeform field")
     default_type, allowed = FIELD_TYPES[task_type]
     field_type = str(mapping.get("type") or default_type)
     if field_type not in allowed:
-        raise ValueError(
+        raise MappingError(
             f"question {key!r}: field type {field_type!r} cannot carry a {task_type} answer"
         )
     ref = str(mapping.get("ref") or key)
@@ -247,9 +248,9 @@ def _selected_keys(
     selected = [str(k) for k in answer.get("optionKeys") or _as_list(answer.get("value"))]
     for option_key in selected:
         if option_key not in choices:
-            raise ValueError(f"question {key!r}: option {option_key!r} is not one of its options")
+            raise MappingError(f"question {key!r}: option {option_key!r} is not one of its options")
     if not multiple and len(selected) > 1:
-        raise ValueError(f"question {key!r}: a single choice answer has {len(selected)} options")
+        raise MappingError(f"question {key!r}: a single choice answer has {len(selected)} options")
     return selected
 
 
@@ -265,7 +266,7 @@ def _scalar(key: str, answer_type: str, value: Any) -> Any:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ValueError(f"question {key!r}: {value!r} is not a Typeform {answer_type} value")
+        raise MappingError(f"question {key!r}: {value!r} is not a Typeform {answer_type} value")
     return value
 
 

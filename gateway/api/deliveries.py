@@ -6,18 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    check_tenant,
-    endpoint,
-    json_response,
-    page_body,
-    paging,
-    query_bool,
-    query_time,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.api.auth import check_tenant, endpoint, scope_tenant
+from gateway.api.common import run, services
+from gateway.api.parsing import paging, query_bool, query_time
+from gateway.api.responses import json_response, page_body
 from gateway.api.schemas import delivery_out
 from gateway.errors import NotFoundError, ValidationError
 from gateway.models import DeliveryStatus

@@ -9,18 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    body_tenant,
-    check_tenant,
-    endpoint,
-    json_response,
-    page_body,
-    paging,
-    parse_body,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.api.auth import body_tenant, check_tenant, endpoint, scope_tenant
+from gateway.api.common import run, services
+from gateway.api.parsing import paging, parse_body
+from gateway.api.responses import json_response, page_body
 from gateway.api.schemas import (
     DestinationIn,
     DestinationPatch,

@@ -13,18 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    ApiModel,
-    body_tenant,
-    check_tenant,
-    endpoint,
-    json_response,
-    page_body,
-    parse_body,
-    query_int,
-    run,
-    services,
-)
+from gateway.api.auth import body_tenant, check_tenant, endpoint
+from gateway.api.common import ApiModel, run, services
+from gateway.api.parsing import parse_body, query_int
+from gateway.api.responses import json_response, page_body
 from gateway.api.schemas import event_out
 from gateway.models import iso
 from gateway.store import Principal

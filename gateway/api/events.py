@@ -9,19 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    Services,
-    body_tenant,
-    check_tenant,
-    checked,
-    endpoint,
-    json_response,
-    load_json,
-    run,
-    scope_tenant,
-    services,
-    validate,
-)
+from gateway.api.auth import body_tenant, check_tenant, endpoint, scope_tenant
+from gateway.api.common import Services, run, services
+from gateway.api.parsing import checked, load_json, validate
+from gateway.api.responses import json_response
 from gateway.api.schemas import EventIn, delivery_out, event_out
 from gateway.catalog import catalog, validate_event_data
 from gateway.errors import GatewayError, PayloadTooLarge, ValidationError

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.api.common import endpoint, services
+from gateway.api.auth import endpoint
+from gateway.api.common import services
 from gateway.api.deliveries import visible_filter
 from gateway.models import iso
 from gateway.store import Principal

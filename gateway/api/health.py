@@ -10,7 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import Services, authenticate, json_response, run, services
+from gateway.api.auth import authenticate
+from gateway.api.common import Services, run, services
+from gateway.api.responses import json_response
 from gateway.api.storage import storage_check
 from gateway.errors import GatewayError
 from gateway.models import iso

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    body_tenant,
-    endpoint,
-    json_response,
-    query_int,
-    query_time,
-    read_json,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.adapters import Connector
+from gateway.api.auth import body_tenant, endpoint, scope_tenant
+from gateway.api.common import run, services
+from gateway.api.parsing import query_int, query_time, read_json
+from gateway.api.responses import json_response
 from gateway.api.schemas import _check_url
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import catalog
@@ -34,7 +29,7 @@ from gateway.errors import NotFoundError, ValidationError
 from gateway.models import iso
 from gateway.registry import PLATFORMS, get_connector
 from gateway.store import Principal, Store
-from gateway.store.records import DestinationRecord
+from gateway.store.records import DestinationRecord, EventRecord
 
 URL_KEYS = ("url", "hookUrl", "targetUrl", "target_url")
 SAMPLE_COUNT = 3
@@ -172,19 +167,27 @@ def _tenant_for_reads(principal: Principal, request: Request) -> str:
     return tenant
 
 
-@endpoint
-async def samples(request: Request, principal: Principal) -> Response:
-    """Newest first, at most 3, exactly the live shape; a synthetic one before any data."""
+async def _recent(
+    request: Request, principal: Principal, limit: int, since: datetime | None = None
+) -> tuple[Connector, str, list[EventRecord]]:
+    """The platform's adapter, the path's event type and the tenant's newest events of it."""
     platform = _platform(request)
     event_type = _event_type(request.path_params["event_type"], "eventType")
     tenant = _tenant_for_reads(principal, request)
-    adapter = get_connector(platform)
     rows = await run(
         services(request).store.recent_events,
         tenant_id=tenant,
         event_type=event_type,
-        limit=SAMPLE_COUNT,
+        limit=limit,
+        since=since,
     )
+    return get_connector(platform), event_type, rows
+
+
+@endpoint
+async def samples(request: Request, principal: Principal) -> Response:
+    """Newest first, at most 3, exactly the live shape; a synthetic one before any data."""
+    adapter, event_type, rows = await _recent(request, principal, SAMPLE_COUNT)
     if not rows:
         example = copy.deepcopy(catalog()[event_type].example)
         return json_response([adapter.samples(event_type, example)])
@@ -194,18 +197,9 @@ async def samples(request: Request, principal: Principal) -> Response:
 @endpoint
 async def poll_events(request: Request, principal: Principal) -> Response:
     """The polling trigger: newest first, a unique ``id`` per item (Zapier dedupes on it)."""
-    platform = _platform(request)
-    event_type = _event_type(request.path_params["event_type"], "eventType")
-    tenant = _tenant_for_reads(principal, request)
     limit = query_int(request, "limit", DEFAULT_POLL_LIMIT, 1, MAX_POLL_LIMIT)
-    adapter = get_connector(platform)
-    rows = await run(
-        services(request).store.recent_events,
-        tenant_id=tenant,
-        event_type=event_type,
-        limit=limit,
-        since=query_time(request, "since"),
-    )
+    since = query_time(request, "since")
+    adapter, event_type, rows = await _recent(request, principal, limit, since)
     return json_response([adapter.samples(event_type, r.data, r.id) for r in rows])
 
 

@@ -20,27 +20,22 @@ from starlette.routing import Route
 
 from gateway import payload
 from gateway.adapters import SourceView
-from gateway.api.common import (
-    ApiModel,
-    Services,
-    body_tenant,
-    checked,
-    endpoint,
-    json_response,
-    parse_body,
-    run,
-    services,
-)
+from gateway.api.auth import body_tenant, endpoint
+from gateway.api.common import ApiModel, Services, run, services
 from gateway.api.events import check_event_size
+from gateway.api.parsing import checked, parse_body
+from gateway.api.responses import json_response
 from gateway.api.schemas import one_of
 from gateway.api.urlcheck import guard_url
 from gateway.catalog import validate_event_data
 from gateway.errors import (
     BlockedDestinationError,
     DeliveryError,
-    GatewayError,
+    MappingError,
     NotFoundError,
     SignatureError,
+    UpstreamFetchError,
+    UpstreamResponseError,
     ValidationError,
 )
 from gateway.registry import SOURCE_KINDS, get_inbound
@@ -127,7 +122,7 @@ async def ingest(request: Request) -> Response:
             f"not a {kind} callback: nesting deeper than {payload.MAX_DEPTH}",
             details=[{"path": "", "message": "too deep"}],
         ) from None
-    except ValueError as exc:
+    except (MappingError, ValueError) as exc:
         raise ValidationError(f"not a {kind} callback: {exc}") from exc
     if step.event_id is None:
         return json_response({"status": "ignored"})
@@ -139,12 +134,9 @@ async def ingest(request: Request) -> Response:
         fetched = await _fetch(svc, step.fetch, kind)
         try:
             data = inbound.finish(step, fetched, source)
-        except ValueError as exc:
+        except (MappingError, ValueError) as exc:
             log.warning("%s response could not be read: %s", kind, exc, extra={"source": source.id})
-            return json_response(
-                {"error": {"code": "bad_upstream_response", "message": str(exc), "details": []}},
-                502,
-            )
+            raise UpstreamResponseError(str(exc)) from exc
     checked(data, "data")
     check_event_size(data, svc.settings.max_event_bytes)
     validate_event_data("survey.response.completed", data)
@@ -196,14 +188,7 @@ async def _fetch(svc: Services, fetch: Any, kind: str) -> Any:
         if attempt < FETCH_TRIES - 1:
             await asyncio.sleep(FETCH_BACKOFF_SECONDS[min(attempt, len(FETCH_BACKOFF_SECONDS) - 1)])
     log.warning("fetching the %s response failed: %s", kind, last)
-    raise _UpstreamFetchFailed(f"could not fetch the {kind} response: {last}")
-
-
-class _UpstreamFetchFailed(GatewayError):
-    """The survey platform's API did not give us the response (502: the platform retries)."""
-
-    status = 502
-    code = "upstream_fetch_failed"
+    raise UpstreamFetchError(f"could not fetch the {kind} response: {last}")
 
 
 routes = [

@@ -9,16 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    camel,
-    endpoint,
-    json_response,
-    page_body,
-    paging,
-    parse_body,
-    run,
-    services,
-)
+from gateway.api.auth import endpoint
+from gateway.api.common import run, services
+from gateway.api.parsing import paging, parse_body
+from gateway.api.responses import camel, json_response, page_body
 from gateway.api.schemas import KeyIn
 from gateway.errors import ForbiddenError, NotFoundError
 from gateway.store import Principal

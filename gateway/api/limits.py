@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.common import error_body, json_response
+from gateway.api.responses import error_body, json_response
 from gateway.errors import PayloadTooLarge
 
 

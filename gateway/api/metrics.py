@@ -7,6 +7,9 @@ disk, across restarts and across several gateway processes sharing one database;
 - ``gateway_deliveries{connector,status}`` (gauge) and ``gateway_deliveries_completed_total``
   (counter of deliveries that reached a final status, by connector and outcome)
 - ``gateway_attempts_total{connector,outcome}`` and ``gateway_attempt_duration_seconds`` (histogram)
+- ``gateway_connector_errors_total{connector}``: attempts recorded as ``internal`` (a bug in the
+  gateway's code, e.g. a connector's ``render`` raising ``KeyError``; retried, never the user's
+  permanent failure)
 - ``gateway_queue_depth{state}``: due, scheduled (waiting for a retry), held (destination
   disabled), sending; ``gateway_queue_oldest_due_age_seconds``
 - ``gateway_events_total{origin}`` (intake counter) and ``gateway_intake_events_per_second``
@@ -36,7 +39,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import authenticate, run, services
+from gateway.api.auth import authenticate
+from gateway.api.common import run, services
 from gateway.api.storage import StorageCollector, storage_snapshot
 from gateway.errors import AuthError, ForbiddenError
 from gateway.models import DeliveryStatus
@@ -182,6 +186,23 @@ class SnapshotCollector(Collector):
         yield circuits
 
 
+class ConnectorErrorCollector(Collector):
+    """``gateway_connector_errors_total``: internal-error attempts by connector."""
+
+    def __init__(self, errors: dict[str, int]) -> None:
+        self.errors = errors
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "gateway_connector_errors",
+            "Attempts that failed on an internal error (a bug, retried), by connector.",
+            labels=["connector"],
+        )
+        for connector, count in sorted(self.errors.items()):
+            family.add_metric([connector], count)
+        yield family
+
+
 async def authorize_scrape(request: Request) -> None:
     """``/metrics`` names tenants and volumes: an admin ``x-api-key`` or
     ``Authorization: Bearer $GATEWAY_METRICS_TOKEN`` (what Prometheus' ``authorization`` sends)."""
@@ -210,6 +231,7 @@ async def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap, store.clock().timestamp()))
     registry.register(StorageCollector(await run(storage_snapshot, store)))
+    registry.register(ConnectorErrorCollector(await run(store.connector_errors)))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

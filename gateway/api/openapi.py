@@ -15,10 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import endpoint, json_response
+from gateway.api.auth import endpoint
 from gateway.api.erasures import ErasureIn
 from gateway.api.ingest import SourceIn
 from gateway.api.replays import ReplayIn
+from gateway.api.responses import json_response
 from gateway.api.schemas import (
     DestinationIn,
     DestinationPatch,

@@ -10,18 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    ApiModel,
-    check_tenant,
-    endpoint,
-    json_response,
-    page_body,
-    paging,
-    parse_body,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.api.auth import check_tenant, endpoint, scope_tenant
+from gateway.api.common import ApiModel, run, services
+from gateway.api.parsing import paging, parse_body
+from gateway.api.responses import json_response, page_body
 from gateway.errors import NotFoundError, ValidationError
 from gateway.models import DeliveryStatus, iso
 from gateway.store import Principal, ReplayFilter

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.api.common import json_response
+from gateway.api.responses import json_response
 
 LINKS = {
     "dashboard": ("/dashboard", "the operations view (sign in with an API key)"),

@@ -10,7 +10,8 @@ from jsonschema.exceptions import SchemaError
 from pydantic import Field, ValidationInfo, field_validator
 
 from gateway import netguard
-from gateway.api.common import ApiModel, camel, times
+from gateway.api.common import ApiModel
+from gateway.api.responses import camel, times
 from gateway.catalog import catalog
 from gateway.models import SigningAlgorithm
 from gateway.redaction import REDACTED

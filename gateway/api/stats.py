@@ -15,15 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.common import (
-    check_tenant,
-    endpoint,
-    json_response,
-    query_int,
-    query_time,
-    run,
-    services,
-)
+from gateway.api.auth import check_tenant, endpoint
+from gateway.api.common import run, services
+from gateway.api.parsing import query_int, query_time
+from gateway.api.responses import json_response
 from gateway.errors import ValidationError
 from gateway.models import iso
 from gateway.store import Principal

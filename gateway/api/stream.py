@@ -25,13 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.api.common import (
-    check_tenant,
-    principal_for_key,
-    run,
-    scope_tenant,
-    services,
-)
+from gateway.api.auth import check_tenant, principal_for_key, scope_tenant
+from gateway.api.common import run, services
 from gateway.errors import AuthError, GatewayError, ValidationError
 from gateway.models import iso
 from gateway.store import Store

@@ -4,7 +4,7 @@ Intake validates every event, so the hot path is a compiled validator (``jsonsch
 in one run on the catalog's ``task.completed`` example: 15 µs, against 1,600 µs for ``jsonschema``
 with its format checker and 112 µs for ``fastjsonschema``). ``jsonschema`` stays the
 reference: it decides whenever the compiled validator says no and writes the error details, and
-the compiled one uses the reference's own date-time rule. ``tests/unit/test_catalog.py`` checks
+the compiled one uses the reference's own date-time rule. ``tests/catalog/test_catalog.py`` checks
 that the two agree on generated valid and invalid data.
 """
 

@@ -7,21 +7,24 @@ Retry-After, a jitter draw); what follows from them is decided when the store wr
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import datetime
 from typing import Any
 
-from gateway.adapters import Outcome, ResponseInfo, Verdict
+from gateway.adapters import Outcome, ResponseInfo, Verdict, header_value
 from gateway.delivery.client import DeliveryClient
-from gateway.delivery.request import RenderFailure, body_text, prepare, redact
-from gateway.errors import DeliveryError
+from gateway.delivery.request import body_text, prepare, redact
+from gateway.errors import ConnectorError, DeliveryError, RenderError
 from gateway.models import DestinationView, ErrorClass, Event
 from gateway.redaction import strip_userinfo
 from gateway.registry import get_connector
 from gateway.retry import parse_retry_after
 from gateway.store import AttemptRecord, Claimed
 from gateway.store.records import DestinationRecord
+
+log = logging.getLogger(__name__)
 
 
 async def attempt(
@@ -58,11 +61,19 @@ async def attempt(
             prepared.url, prepared.body, prepared.headers, view.timeout_seconds, prepared.method
         )
         outcome = connector.classify(response, view)
-    except RenderFailure as exc:
-        outcome = Outcome(Verdict.FAIL, str(exc), exc.error_class)
+    except RenderError as exc:
+        outcome = Outcome(Verdict.FAIL, exc.message, exc.error_class)
+    except ConnectorError as exc:  # our bug, never the user's permanent failure: retried
+        log.exception(
+            "the %s connector failed rendering delivery %s",
+            exc.connector,
+            item.id,
+            extra={"connector": exc.connector, "delivery_id": item.id},
+        )
+        outcome = Outcome(Verdict.RETRY, exc.message, exc.error_class)
     except DeliveryError as exc:
-        verdict = Verdict.FAIL if exc.error_class == ErrorClass.BLOCKED else Verdict.RETRY
-        outcome = Outcome(verdict, exc.message, ErrorClass(exc.error_class))
+        verdict = Verdict.FAIL if exc.error_class is ErrorClass.BLOCKED else Verdict.RETRY
+        outcome = Outcome(verdict, exc.message, exc.error_class)
     record = build_record(
         item,
         dst,
@@ -94,7 +105,7 @@ def build_record(
 ) -> AttemptRecord:
     retry_after = None
     if response is not None and outcome.verdict is Verdict.RETRY:
-        retry_after = parse_retry_after(_header(response, "retry-after"), clock())
+        retry_after = parse_retry_after(header_value(response.headers, "retry-after"), clock())
     raw_schedule = dst.retry_schedule if dst is not None else None
     return AttemptRecord(
         delivery_id=item.id,
@@ -114,13 +125,6 @@ def build_record(
         jitter=rng.uniform(-1.0, 1.0),
         probe=item.probe,
     )
-
-
-def _header(response: ResponseInfo, name: str) -> str | None:
-    for key, value in response.headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _secret_header_names(view: Any, sent: dict[str, str]) -> frozenset[str]:

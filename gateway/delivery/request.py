@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from gateway import __version__, signing
 from gateway.adapters import Connector, RenderedRequest
+from gateway.errors import ConnectorError, MappingError, RenderError
 from gateway.models import DestinationView, ErrorClass, Event
 from gateway.redaction import REDACTED
 
@@ -28,14 +29,6 @@ class PreparedRequest:
     headers: dict[str, str]
 
 
-class RenderFailure(Exception):
-    """The attempt cannot be sent; ``error_class`` says why (nothing goes on the wire)."""
-
-    def __init__(self, message: str, error_class: ErrorClass) -> None:
-        super().__init__(message)
-        self.error_class = error_class
-
-
 def prepare(
     connector: Connector,
     event: Event,
@@ -49,10 +42,12 @@ def prepare(
 ) -> PreparedRequest:
     try:
         rendered: RenderedRequest = connector.render(event, destination, now)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RenderFailure(f"cannot map this event: {exc}", ErrorClass.RENDER) from exc
+    except MappingError as exc:  # the user's options or this event: permanent
+        raise RenderError(f"cannot map this event: {exc.message}", ErrorClass.RENDER) from exc
+    except Exception as exc:  # the connector seam: anything else is a bug in our code
+        raise ConnectorError(connector.name, exc) from exc
     if connector.max_body_bytes is not None and len(rendered.body) > connector.max_body_bytes:
-        raise RenderFailure(
+        raise RenderError(
             f"body of {len(rendered.body)} bytes exceeds the {connector.name} cap of "
             f"{connector.max_body_bytes}",
             ErrorClass.PAYLOAD_TOO_LARGE,
@@ -83,7 +78,7 @@ def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
     try:
         document = json.loads(body)
     except ValueError as exc:
-        raise RenderFailure(
+        raise RenderError(
             "body is not JSON; outputSchema cannot apply", ErrorClass.SCHEMA_MISMATCH
         ) from exc
     errors = sorted(Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
@@ -92,9 +87,7 @@ def check_output_schema(body: bytes, schema: dict[str, Any]) -> None:
             f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
             for e in errors[:5]
         )
-        raise RenderFailure(
-            f"rendered body breaks outputSchema: {where}", ErrorClass.SCHEMA_MISMATCH
-        )
+        raise RenderError(f"rendered body breaks outputSchema: {where}", ErrorClass.SCHEMA_MISMATCH)
 
 
 def redact(headers: dict[str, str], extra_names: frozenset[str] = frozenset()) -> dict[str, str]:

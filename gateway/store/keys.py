@@ -68,7 +68,7 @@ class KeyVerbs(StoreBase):
 
     def keys_fingerprint(self) -> tuple[int, int]:
         """``(keys, revoked keys)``: both only grow, so any create or revoke changes it. Every
-        process's key cache reads it at most twice a second (``gateway.api.auth``)."""
+        process's key cache reads it at most twice a second (``gateway.api.keycache``)."""
         with self.read() as conn:
             row = conn.execute(select(func.count(), func.count(_keys.c.revoked_at))).one()
         return int(row[0]), int(row[1])

@@ -20,6 +20,8 @@ from typing import Any, Protocol, Self
 
 from sqlalchemy import Column, Row, Table
 
+from gateway.models import ErrorClass
+
 
 class FromRow:
     """A record built from a row whose columns are its fields."""
@@ -170,9 +172,16 @@ class StoredAttempt(FromRow):
     request_body: str | None
     response_headers: dict[str, str] | None
     response_body: str | None
-    error_class: str | None
+    error_class: ErrorClass | None
     error: str | None
     outcome: str
+
+    @classmethod
+    def from_row(cls, row: Row[*tuple[Any, ...]]) -> Self:
+        """``error_class`` is stored as its value and read back as the enum."""
+        values = dict(row._mapping)
+        values["error_class"] = values["error_class"] and ErrorClass(values["error_class"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from gateway.models import DeliveryStatus
+from gateway.models import DeliveryStatus, ErrorClass
 from gateway.store import dialect
 from gateway.store.base import StoreBase
 from gateway.store.records import ChangeRecord, CursorRecord, DestinationSummary, SeriesPoint
@@ -197,6 +197,17 @@ class StatsVerbs(StoreBase):
             for index, value in enumerate(row[4:]):
                 hist.buckets[index] += int(value or 0)
         return attempts, latency
+
+    def connector_errors(self) -> dict[str, int]:
+        """Attempts recorded as ``internal`` (a bug in the gateway's code), by connector."""
+        query = (
+            select(_dst.c.connector, func.count())
+            .select_from(_att.join(_dst, _dst.c.id == _att.c.destination_id))
+            .where(_att.c.error_class == ErrorClass.INTERNAL.value)
+            .group_by(_dst.c.connector)
+        )
+        with self.read() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(query).all()}
 
     # -- the dashboard -----------------------------------------------------------------------
     def destination_series(

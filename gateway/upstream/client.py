@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
+from gateway import retry
 from gateway.errors import UpstreamError, UpstreamThrottled
 
 DEFAULT_PAGE_SIZE = 100
@@ -140,22 +140,10 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP-date (RFC 9110
-    §10.2.3). Missing or unreadable: ``DEFAULT_RETRY_AFTER_SECONDS``; a past date: 0."""
-    if value is None or not value.strip():
-        return DEFAULT_RETRY_AFTER_SECONDS
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_SECONDS
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    """Seconds to wait from a 429's ``Retry-After`` (read by ``gateway.retry``); missing or
+    unreadable: ``DEFAULT_RETRY_AFTER_SECONDS``."""
+    seconds = retry.parse_retry_after(value, now)
+    return DEFAULT_RETRY_AFTER_SECONDS if seconds is None else seconds
 
 
 def format_cursor(value: datetime) -> str:

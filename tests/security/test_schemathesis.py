@@ -39,7 +39,7 @@ def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 # The document is built by the same pure function that serves it; the app is attached below.
 # The SSE stream answers 200 and then stays open by design (nothing for a generated client to cut
-# short); its parameters and tenancy are tested in tests/ops/test_stream.py.
+# short); its parameters and tenancy are tested in tests/api/test_stream.py.
 schema = schemathesis.openapi.from_dict(build_document()).exclude(path="/integrations/stream")
 
 

@@ -30,7 +30,7 @@ from gateway.sandbox.fakes.webhook import WebhookReceiver
 from gateway.secretbox import SecretBox
 from gateway.store.engine import make_engine, migrate
 from tests.conftest import ADMIN_KEY, make_settings
-from tests.delivery.test_semantics import wait_delivery
+from tests.delivery.test_worker import wait_delivery
 
 HEADER_SECRET = "hdr-Bearer-6b1f0c2e9a"
 HEADER_OTHER = "hdr-tenant-4d7a1c"  # not a "sensitive" name: sealed all the same

@@ -12,6 +12,7 @@ from connectors.make import mapping
 from connectors.make.adapter import ADAPTER, MAX_BODY_BYTES
 from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass, Event
 from tests.connectors import platforms
 from tests.connectors.golden import input_cases, load_expected
@@ -89,7 +90,7 @@ def test_a_missing_optional_collection_is_still_a_collection_of_nulls() -> None:
 
 def test_unknown_event_type_is_a_render_error() -> None:
     event = Event("evt_01", "ten_acme", "run.started", {}, NOW)
-    with pytest.raises(ValueError, match="no mapping"):
+    with pytest.raises(MappingError, match="no mapping"):
         ADAPTER.render(event, make_destination(), NOW)
 
 
@@ -114,7 +115,7 @@ def test_only_the_api_key_header_is_added() -> None:
 )
 def test_a_bad_api_key_is_a_render_error(api_key: object) -> None:
     destination = make_destination(credentials={"apiKey": api_key})
-    with pytest.raises(ValueError, match="apiKey"):
+    with pytest.raises(MappingError, match="apiKey"):
         ADAPTER.render(task_event(catalog()["task.completed"].example), destination, NOW)
 
 

@@ -14,6 +14,7 @@ from connectors.n8n import mapping
 from connectors.n8n.adapter import ADAPTER, MAX_BODY_BYTES
 from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass, Event
 from tests.connectors import platforms
 from tests.connectors.golden import input_cases, load_expected
@@ -97,7 +98,7 @@ def test_key_set_is_stable_across_events_of_one_type(full: str, other: str) -> N
 
 def test_unknown_event_type_is_a_render_error() -> None:
     event = Event("evt_01", "ten_acme", "run.started", {}, NOW)
-    with pytest.raises(ValueError, match="no mapping"):
+    with pytest.raises(MappingError, match="no mapping"):
         ADAPTER.render(event, make_destination(), NOW)
 
 
@@ -125,7 +126,7 @@ def test_basic_auth_header() -> None:
 )
 def test_bad_credentials_are_a_render_error(credentials: dict[str, Any]) -> None:
     destination = make_destination(credentials=credentials)
-    with pytest.raises(ValueError, match="credentials"):
+    with pytest.raises(MappingError, match="credentials"):
         ADAPTER.render(task_event(catalog()["task.completed"].example), destination, NOW)
 
 

@@ -10,6 +10,7 @@ import pytest
 from connectors.qualtrics.adapter import ADAPTER
 from gateway.adapters import Connector, ResponseInfo, Verdict
 from gateway.catalog import catalog
+from gateway.errors import MappingError
 from gateway.models import ErrorClass
 from gateway.registry import get_connector
 from gateway.sandbox.fakes.qualtrics import FakeQualtrics, response_schema
@@ -49,7 +50,7 @@ def test_request() -> None:
 )
 def test_render_preconditions(change: dict[str, dict[str, str]], message: str) -> None:
     event, destination, now = load_case("qualtrics", "outbound_persona")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(MappingError, match=message):
         changed = dataclasses.replace(
             destination,
             options=change.get("options", destination.options),
@@ -65,13 +66,13 @@ def test_response_schema_option_checks_values_before_sending() -> None:
     ADAPTER.render(event, dataclasses.replace(destination, options=good), now)
     other = FakeQualtrics().surveys["SV_bK3mQ9xT2vL7pNw"]  # QID4 is not a text entry there
     bad = {**destination.options, "responseSchema": {"result": response_schema(other)}}
-    with pytest.raises(ValueError, match="QID4_TEXT: not a field"):
+    with pytest.raises(MappingError, match="QID4_TEXT: not a field"):
         ADAPTER.render(event, dataclasses.replace(destination, options=bad), now)
 
 
 def test_other_event_types_are_refused() -> None:
     event, destination, now = load_case("qualtrics", "outbound_persona")
-    with pytest.raises(ValueError, match="task.completed"):
+    with pytest.raises(MappingError, match="task.completed"):
         ADAPTER.render(
             dataclasses.replace(event, type="survey.response.completed"), destination, now
         )
@@ -112,5 +113,5 @@ def test_samples() -> None:
     example = catalog()["task.completed"].example  # the 5-question concept test
     values = ADAPTER.samples("task.completed", example)["values"]
     assert values["QID2"] == 2 and values["QID3"] == [1, 3] and values["QID5_1"] == 4
-    with pytest.raises(ValueError):
+    with pytest.raises(MappingError):
         ADAPTER.samples("survey.response.completed", {})

@@ -11,6 +11,7 @@ import pytest
 from connectors.qualtrics import mapping
 from connectors.qualtrics.adapter import ADAPTER
 from gateway.catalog import validate_event_data
+from gateway.errors import MappingError
 from gateway.sandbox.fakes.qualtrics import FakeQualtrics, response_schema
 from tests.connectors.golden import as_json, assert_golden, load_case, load_json
 
@@ -232,7 +233,7 @@ def test_render_refuses(
     options = {"surveyId": "SV_9xCtQ4mP7nR2kLs"}
     if questions is not None:
         options["questions"] = questions  # type: ignore[assignment]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(MappingError, match=message):
         render(task(answer), options)
 
 
@@ -334,7 +335,7 @@ def test_urls(base: str, expected: str) -> None:
     [("SV_a/../b", "R_1"), ("SV_a", "R_1?x=1"), ("../SV_a", "R_1"), ("SV_a", "")],
 )
 def test_ids_in_paths_are_checked(survey_id: str, response_id: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(MappingError):
         mapping.response_request("https://x.qualtrics.com", "tok", survey_id, response_id)
 
 

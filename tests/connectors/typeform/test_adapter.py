@@ -11,6 +11,7 @@ from connectors.typeform.adapter import ADAPTER
 from connectors.typeform.verify import sign_typeform, verify_typeform_signature
 from gateway.adapters import Connector, ResponseInfo, Verdict
 from gateway.catalog import catalog
+from gateway.errors import MappingError
 from gateway.models import SigningKey
 from gateway.registry import get_connector
 from tests.connectors.golden import load_case
@@ -61,7 +62,7 @@ def test_body_is_compact_utf8_like_typeform() -> None:
 
 def test_other_event_types_are_refused() -> None:
     event, destination, now = load_case("typeform", "outbound_persona")
-    with pytest.raises(ValueError, match="task.completed"):
+    with pytest.raises(MappingError, match="task.completed"):
         ADAPTER.render(
             dataclasses.replace(event, type="survey.response.completed"), destination, now
         )
@@ -93,5 +94,5 @@ def test_samples_render_the_catalog_example() -> None:
     json.dumps(sample)  # plain JSON
     live = ADAPTER.samples("task.completed", example, "evt_01JD6Q8M6Y7C3T9V2N4K5P8R1A")
     assert live["event_id"] == "01JD6Q8M6Y7C3T9V2N4K5P8R1A"  # as render would send it
-    with pytest.raises(ValueError):
+    with pytest.raises(MappingError):
         ADAPTER.samples("survey.response.completed", {})

@@ -11,6 +11,7 @@ import pytest
 from connectors.typeform import mapping
 from connectors.typeform.adapter import ADAPTER
 from gateway.catalog import validate_event_data
+from gateway.errors import MappingError
 from tests.connectors.golden import (
     as_json,
     assert_golden,
@@ -166,7 +167,7 @@ def task_with(answer: dict[str, Any]) -> dict[str, Any]:
 def test_render_refuses_what_typeform_cannot_express(
     answer: dict[str, Any], options: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(MappingError, match=message):
         mapping.render_webhook(task_with(answer), event_id="E", options=options)
 
 

@@ -12,6 +12,7 @@ from connectors.zapier import mapping
 from connectors.zapier.adapter import ADAPTER, MAX_BODY_BYTES
 from gateway.adapters import Outcome, Verdict
 from gateway.catalog import catalog
+from gateway.errors import MappingError
 from gateway.models import DestinationView, ErrorClass, Event
 from tests.connectors import platforms
 from tests.connectors.golden import input_cases, load_expected
@@ -124,7 +125,7 @@ def test_choice_label_falls_back_to_the_options_list() -> None:
 
 def test_unknown_event_type_is_a_render_error() -> None:
     event = Event("evt_01", "ten_acme", "run.started", {}, NOW)
-    with pytest.raises(ValueError, match="no mapping"):
+    with pytest.raises(MappingError, match="no mapping"):
         ADAPTER.render(event, make_destination(), NOW)
 
 
@@ -177,7 +178,7 @@ def test_when_nothing_fits_the_smallest_body_goes_to_the_core_cap_check() -> Non
 @pytest.mark.parametrize("value", [0, -1, "10", True, 1.5])
 def test_a_bad_max_body_bytes_option_is_a_render_error(value: object) -> None:
     destination = make_destination(options={"maxBodyBytes": value})
-    with pytest.raises(ValueError, match="maxBodyBytes"):
+    with pytest.raises(MappingError, match="maxBodyBytes"):
         ADAPTER.render(task_event(catalog()["task.completed"].example), destination, NOW)
 
 

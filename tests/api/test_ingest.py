@@ -14,7 +14,7 @@ from gateway.sandbox.fakes.qualtrics import DEFAULT_API_TOKEN, FakeQualtrics, co
 from gateway.sandbox.fakes.server import BackgroundServer
 from gateway.sandbox.fakes.typeform import TypeformReceiver
 from tests.conftest import task_data
-from tests.delivery.test_semantics import wait_delivery
+from tests.delivery.test_worker import wait_delivery
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TYPEFORM_BODY = (FIXTURES / "typeform" / "inbound_all_types.json").read_bytes()

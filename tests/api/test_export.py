@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,11 +12,20 @@ from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from gateway.api.export import COLUMNS, safe_cell
+from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.tables import DeliveryRow
-from tests.ops.conftest import seed_deliveries
+from tests.conftest import runner_client
+from tests.seeding import seed_deliveries
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def api(settings: Settings, store: Store) -> Iterator[TestClient]:
+    """Over the seeded ``store``, not tests/api/'s shared app (10,000 rows want their own)."""
+    with runner_client(settings, store) as client:
+        yield client
 
 
 def read_csv(client: TestClient, **params: str) -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from gateway.sandbox.fakes.platforms import PlatformRecorder, create_platform_receiver
 from gateway.sandbox.fakes.server import BackgroundServer
 from tests.conftest import task_data
-from tests.delivery.test_semantics import wait_delivery
+from tests.delivery.test_worker import wait_delivery
 
 
 @pytest.fixture

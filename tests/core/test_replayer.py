@@ -24,7 +24,7 @@ from gateway.store import events as store_events
 from gateway.store.tables import DeliveryRow, ReplayRow
 from tests.conftest import ADMIN_KEY, make_settings
 from tests.e2e.test_crash_recovery import free_port, start_serve
-from tests.ops.conftest import seed_deliveries
+from tests.seeding import seed_deliveries
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 _rpl = ReplayRow.__table__  # type: ignore[attr-defined]

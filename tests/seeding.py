@@ -1,38 +1,16 @@
-"""Helpers for the operations tests: seeding many deliveries fast, straight through the store."""
+"""Seeding many deliveries fast, straight through the store (the export and replay tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import update
-from starlette.testclient import TestClient
 
-from gateway.app import create_app
 from gateway.models import DestinationStatus
-from gateway.settings import Settings
-from gateway.store import EventIn, Store, open_store
+from gateway.store import EventIn, Store
 from gateway.store.records import DestinationRecord
-from gateway.store.tables import DeliveryRow
-from tests.conftest import ADMIN_KEY, task_data
+from gateway.store.tables import deliveries as _dlv
+from tests.conftest import task_data
 
-_dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
 SEED_CHUNK = 1000
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    the_store = open_store(settings)
-    yield the_store
-    the_store.engine.dispose()
-
-
-@pytest.fixture
-def api(settings: Settings, store: Store) -> Iterator[TestClient]:
-    """The API without worker or scheduler: the tests drive the runners themselves."""
-    app = create_app(settings, store=store, run_worker=False, run_scheduler=False)
-    with TestClient(app, headers={"x-api-key": ADMIN_KEY}) as client:
-        yield client
 
 
 def seed_deliveries(
