@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad := [s for s in args.stores if s not in ("sqlite", "postgres")]:
         parser.error(f"unknown store(s) {bad}: sqlite, postgres")
 
-    print(machine_line())
+    print(f"{machine_line()} | load average {os.getloadavg()[0]:.1f} at the start")
     print(versions_line())
     print(settings_line(dict(args.env)))
     phases = [p for p in asyncio.run(measure(args)) if not p.store.endswith("-warmup")]
