@@ -170,6 +170,10 @@ class Phase:
     def figures(self) -> dict[str, Any]:
         answered = [s.answered - s.sent for s in self.sends.values() if s.answered is not None]
         lag = [s.sent - s.scheduled for s in self.sends.values()]
+        after = [  # arrival - the 202 read here: the worker's part, intake excluded
+            latency - ((self.sends[i].answered or self.sends[i].sent) - self.sends[i].sent)
+            for i, latency in self.delivered.items()
+        ]
         return {
             "store": self.store,
             "rate": self.rate,
@@ -183,6 +187,7 @@ class Phase:
             "duplicates": self.duplicates,
             "latency_ms": summarise_ms(list(self.delivered.values())),
             "accept_ms": summarise_ms(answered),
+            "after_accept_ms": summarise_ms(after),
             "send_lag_ms": summarise_ms(lag),
         }
 
@@ -487,22 +492,24 @@ def print_table(phases: list[Phase], args: argparse.Namespace) -> None:
     print(
         f"{'store':<9} {'rate/s':>6} {'delivered':>11} {'over cap':>8} {'err':>4} "
         f"{'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'x wire p99':>10} "
-        f"{'accept p50':>10} {'accept p99':>10} {'lag p99':>8}"
+        f"{'accept p50':>10} {'accept p99':>10} {'after p50':>9} {'after p99':>9} {'lag p99':>8}"
     )
     for p in phases:
         f = p.figures()
-        lat, acc = f["latency_ms"], f["accept_ms"]
+        lat, acc, aft = f["latency_ms"], f["accept_ms"], f["after_accept_ms"]
         base = wire.get(p.rate, {}).get("latency_ms", {}).get("p99")
         ratio = f"{lat['p99'] / base:.0f}x" if base else "-"
         print(
             f"{p.store:<9} {p.rate:>6g} {f['delivered']:>5}/{f['expected']:<5} "
             f"{f['over_cap']:>8} {f['errors']:>4} {lat['p50']:>8.1f} {lat['p90']:>8.1f} "
             f"{lat['p99']:>8.1f} {lat['max']:>8.1f} {ratio:>10} {acc['p50']:>10.1f} "
-            f"{acc['p99']:>10.1f} {f['send_lag_ms']['p99']:>8.1f}"
+            f"{acc['p99']:>10.1f} {aft['p50']:>9.1f} {aft['p99']:>9.1f} "
+            f"{f['send_lag_ms']['p99']:>8.1f}"
         )
     print(
-        "baseline = the same sender posting straight to the receiver (the wire); "
-        "lag = how late the sender issued a POST against its schedule"
+        "baseline = the same sender posting straight to the receiver (the wire); accept = POST "
+        "answered; after = delivered - answered (the worker's part; intake excluded); lag = how "
+        "late the sender issued a POST against its schedule"
     )
 
 
