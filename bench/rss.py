@@ -50,6 +50,7 @@ TENANT = "ten_rss"
 EVENT_TYPE = "task.completed"
 INGEST_BATCH = 1000
 MB = 1024 * 1024
+REPORT_SECONDS = 30.0  # a progress line on stderr this often
 
 
 @dataclass
@@ -135,19 +136,23 @@ def drain(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> dict[str,
     delivered = 0
     t0 = time.monotonic()
     first_delivery: float | None = None
-    next_progress = t0
+    next_progress = next_report = t0
     hwm = 0.0
     try:
         while time.monotonic() - t0 < args.cap_seconds:
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"{args.process} exited {proc.popen.returncode}:\n{proc.tail()}")
             now = time.monotonic()
+            rss, hwm = read_status(proc.popen.pid)
             if now >= next_progress:
                 delivered = args.events - remaining(engine)
                 next_progress = now + args.progress_seconds
                 if delivered and first_delivery is None:
                     first_delivery = now - t0
-            rss, hwm = read_status(proc.popen.pid)
+                if now >= next_report:
+                    next_report = now + REPORT_SECONDS
+                    print(f"    {now - t0:.0f} s: delivered {delivered}, RSS {rss:.0f} MB, "
+                          f"HWM {hwm:.0f} MB", file=sys.stderr, flush=True)  # fmt: skip
             samples.append(Sample(now - t0, rss, hwm, delivered))
             if delivered >= args.events:
                 break
