@@ -158,6 +158,7 @@ class Phase:
     over_cap: int = 0
     delivered: dict[str, float] = field(default_factory=dict)  # event id -> latency (s)
     duplicates: int = 0
+    cpu_ms_per_event: dict[str, float] = field(default_factory=dict)  # per gateway process
 
     @property
     def accepted(self) -> list[str]:
@@ -189,6 +190,7 @@ class Phase:
             "accept_ms": summarise_ms(answered),
             "after_accept_ms": summarise_ms(after),
             "send_lag_ms": summarise_ms(lag),
+            "cpu_ms_per_event": dict(self.cpu_ms_per_event),
         }
 
 
@@ -287,6 +289,15 @@ async def run_phase(
         flush=True,
     )
     return phase
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/PID/stat``); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the gateway processes ------------------------------------------------------------------------
@@ -444,7 +455,12 @@ async def run_store(
             phases = []
             for rate in args.rates:
                 target = f"{api}/integrations/events"
-                phases.append(await run_phase(session, store, target, rate, args, arrivals, tag))
+                cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in procs}
+                phase = await run_phase(session, store, target, rate, args, arrivals, tag)
+                for p in procs:  # the gateway's CPU per event: what a busy machine starves
+                    used = cpu_seconds(p.popen.pid) - cpu0[p.name]
+                    phase.cpu_ms_per_event[p.name] = used * 1000 / max(1, len(phase.accepted))
+                phases.append(phase)
             return phases
         finally:
             stop(procs)
@@ -504,12 +520,14 @@ def print_table(phases: list[Phase], args: argparse.Namespace) -> None:
             f"{f['over_cap']:>8} {f['errors']:>4} {lat['p50']:>8.1f} {lat['p90']:>8.1f} "
             f"{lat['p99']:>8.1f} {lat['max']:>8.1f} {ratio:>10} {acc['p50']:>10.1f} "
             f"{acc['p99']:>10.1f} {aft['p50']:>9.1f} {aft['p99']:>9.1f} "
-            f"{f['send_lag_ms']['p99']:>8.1f}"
+            f"{f['send_lag_ms']['p99']:>8.1f}  "
+            + " + ".join(f"{k} {v:.1f}" for k, v in p.cpu_ms_per_event.items())
         )
     print(
         "baseline = the same sender posting straight to the receiver (the wire); accept = POST "
         "answered; after = delivered - answered (the worker's part; intake excluded); lag = how "
-        "late the sender issued a POST against its schedule"
+        "late the sender issued a POST against its schedule; CPU ms/event = each gateway process's "
+        "CPU during the phase over the events accepted"
     )
 
 
