@@ -50,6 +50,7 @@ def draw(latency: list[dict[str, Any]], processes: list[dict[str, Any]], out: Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     series = by_store(processes, "processes")
@@ -80,6 +81,11 @@ def draw(latency: list[dict[str, Any]], processes: list[dict[str, Any]], out: Pa
                    label=f"{store} p50")  # fmt: skip
         right.plot(xs, [r["latency_ms"]["p99"] for r in ok], "s--", color=colour,
                    label=f"{store} p99")  # fmt: skip
+        for r in ok:  # a rate the gateway did not keep up with: events were never sent
+            if r.get("over_cap"):
+                right.annotate(f"{r['over_cap']} not sent", (float(r["rate"]),
+                               r["latency_ms"]["p99"]), textcoords="offset points",
+                               xytext=(-60, 6), fontsize=7, color=colour)  # fmt: skip
     right.set_title("accept -> delivered latency (open loop, single events)")
     right.set_xlabel("offered events/s")
     right.set_ylabel("ms (log)")
@@ -88,6 +94,7 @@ def draw(latency: list[dict[str, Any]], processes: list[dict[str, Any]], out: Pa
         right.set_xscale("log")
         rates = sorted({float(r["rate"]) for r in latency if "rate" in r})
         right.set_xticks(rates, [f"{r:g}" for r in rates])
+        right.xaxis.set_minor_locator(NullLocator())
         right.axhline(5, color="green", lw=0.8, ls=":", label="target p50 5 ms")
         right.axhline(25, color="red", lw=0.8, ls=":", label="target p99 25 ms")
         right.legend(fontsize=8)
