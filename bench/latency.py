@@ -214,7 +214,6 @@ async def open_loop(
 
     async def one(event_id: str, body: bytes, scheduled: float) -> None:
         nonlocal inflight
-        inflight += 1
         send = phase.sends[event_id] = Send(scheduled, time.monotonic())
         try:
             extra = {"webhook-id": event_id} if direct else {}
@@ -237,6 +236,7 @@ async def open_loop(
         if inflight >= max_inflight:
             phase.over_cap += 1
             continue
+        inflight += 1  # counted now: a late loop creates several tasks before any starts
         tasks.append(asyncio.create_task(one(event_id, body, scheduled)))
     if tasks:
         await asyncio.wait(tasks, timeout=ANSWER_SECONDS + 5)
