@@ -99,7 +99,9 @@ def succeeded(engine: Any, event_id: str) -> int:
     with engine.connect() as conn:
         return int(
             conn.execute(
-                text("SELECT count(*) FROM deliveries WHERE event_id = :e AND status = 'succeeded'"),
+                text(
+                    "SELECT count(*) FROM deliveries WHERE event_id = :e AND status = 'succeeded'"
+                ),
                 {"e": event_id},
             ).scalar_one()
         )
@@ -171,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs, --destinations and --cap-seconds must be positive")
     stores = ["sqlite"] + (["postgres"] if args.postgres else [])
     print(machine_line())
-    print(versions_line("asyncio") + (f" | PostgreSQL {postgres_version()}" if args.postgres else ""))
+    print(
+        versions_line("asyncio") + (f" | PostgreSQL {postgres_version()}" if args.postgres else "")
+    )
     sizes = [(name, Size(n)) for name in stores for n in args.destinations]
     budget = args.runs * len(sizes) * (args.cap_seconds + 120)
     with receiver(budget) as rec:

@@ -172,9 +172,7 @@ async def run_store(gw: Gateway, receiver_url: str, args: argparse.Namespace, ta
         await create_destination(session, gw, receiver_url)
         batch = await post_batches(session, gw, args.batches, args.cap_seconds, tag)
         await asyncio.sleep(args.settle_seconds)  # let the worker drain before the next phase
-        single = await post_singles(
-            session, gw, args.singles, args.clients, args.cap_seconds, tag
-        )
+        single = await post_singles(session, gw, args.singles, args.clients, args.cap_seconds, tag)
     return Run(0.0, batch, single)
 
 
@@ -221,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     stores = ["sqlite"] + (["postgres"] if args.postgres else [])
     size = len(orjson.dumps(event("x", 0)))
     print(machine_line())
-    print(versions_line("asyncio") + (f" | PostgreSQL {postgres_version()}" if args.postgres else ""))
+    print(
+        versions_line("asyncio") + (f" | PostgreSQL {postgres_version()}" if args.postgres else "")
+    )
     results = {name: StoreRuns(name) for name in stores}
     budget = args.runs * len(stores) * (2 * args.cap_seconds + 180)
     with receiver(budget) as rec:

@@ -27,6 +27,7 @@ from gateway.errors import (
     StoreUnavailable,
     ValidationError,
 )
+from gateway.intake import Committer
 from gateway.models import iso
 from gateway.settings import Settings
 from gateway.store import Principal, Store
@@ -52,6 +53,8 @@ class Services:
     # The SSE stream's shared reader of the newest change row (gateway/api/stream.py).
     change_horizon: Any = None
     keys: KeyCache = field(default_factory=KeyCache)
+    # Group commit for single events (gateway/intake.py); None: each event commits alone.
+    intake: Committer | None = None
 
 
 def services(request: Request) -> Services:

@@ -67,8 +67,11 @@ async def post_events(request: Request, principal: Principal) -> Response:
         checked({k: v for k, v in payload.items() if k != "events"})
         return await _post_batch(svc, principal, payload["events"])
     item = _prepare(svc, principal, payload)
-    [result] = await run(svc.store.ingest_events, [item])
-    svc.wake_worker()
+    if svc.intake is not None:  # shares a transaction with its neighbours; wakes the worker
+        result = await svc.intake.submit(item)
+    else:
+        [result] = await run(svc.store.ingest_events, [item])
+        svc.wake_worker()
     status = 202 if result.status == "created" else 200
     body: dict[str, Any] = {
         "eventId": result.event_id,
@@ -76,7 +79,7 @@ async def post_events(request: Request, principal: Principal) -> Response:
         "deliveryIds": result.delivery_ids,
     }
     body.update(_warnings(item, result.status, result.delivery_ids))
-    return json_response(body, status)
+    return _json(body, status)
 
 
 def _warnings(item: StoreEventIn, status: str, delivery_ids: list[str]) -> dict[str, list[str]]:
@@ -119,7 +122,13 @@ async def _post_batch(svc: Services, principal: Principal, items: Any) -> Respon
             **_warnings(item, result.status, result.delivery_ids),
         }
     svc.wake_worker()
-    return json_response({"results": results}, 202)
+    return _json({"results": results}, 202)
+
+
+def _json(body: Any, status: int) -> Response:
+    """``json_response``'s bytes (compact, UTF-8), rendered by orjson: a batch's 1,000 results
+    or an event's 10,000 delivery ids are a measurable part of the request with ``json``."""
+    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 @endpoint
