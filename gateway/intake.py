@@ -68,6 +68,7 @@ class Committer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.groups = 0  # transactions committed (or tried), for tests and benches
+        self.pending = 0  # submitted and not yet answered
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="intake-committer")
@@ -77,8 +78,12 @@ class Committer:
         if self._closing or self._task is None:
             raise StoreUnavailable("the gateway is stopping: intake is closed")
         waiting = _Waiting(item)
-        await self._queue.put(waiting)
-        return await waiting.answer
+        self.pending += 1
+        try:
+            await self._queue.put(waiting)
+            return await waiting.answer
+        finally:
+            self.pending -= 1
 
     async def close(self) -> None:
         """Commit and answer everything queued, then stop."""
