@@ -10,7 +10,14 @@ delivers while intake runs, as in production). Then, from this process:
 
 (a) ``--batches`` POSTs of 1,000 ``task.completed`` events (the catalog example, unique ids), one
     after another: events/s is 1,000 x batches over the wall time of the POSTs;
-(b) ``--singles`` POSTs of one event each from ``--clients`` concurrent aiohttp tasks.
+(b) ``--singles`` POSTs of one event each from ``--clients`` concurrent aiohttp tasks, once
+    every batch event is delivered.
+
+While the batches go in, a probe posts one event every 0.1 s for a second tenant with its own
+destination (the claim shares the worker among destinations, so probes do not queue behind the
+batches' backlog); their delivery latency (``completed_at - created_at`` in the database: from
+the intake commit to the receiver's answer being recorded), p50 and p99, is what intake's work
+on the event loop costs the deliveries that share it.
 
 Every answer must be 202 ``created`` (the exit code is 1 otherwise). The ceiling is
 ``bench.client_ceiling.aiohttp_ceiling`` against the same receiver, at ``--clients`` concurrency,
@@ -22,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
 from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `gateway` imp
 
 import aiohttp
 import orjson
+from sqlalchemy import create_engine, text
 
 from bench.client_ceiling import aiohttp_ceiling, machine_line, make_body, receiver
 from bench.drain import postgres_version, versions_line
@@ -43,6 +53,8 @@ from gateway.catalog import catalog
 
 EVENT_TYPE = "task.completed"
 TENANT = "ten_bench"
+PROBE_TENANT = "ten_probe"  # its own destination: the claim shares the worker among them
+PROBE_SECONDS = 0.1  # one probe event this often while the batches go in
 BATCH = 1000
 CAP_SECONDS = 60.0
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
@@ -54,10 +66,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def event(prefix: str, index: int) -> dict[str, Any]:
+def event(prefix: str, index: int, tenant: str = TENANT) -> dict[str, Any]:
     return {
         "id": f"evt_{prefix}_{index:07d}",
-        "tenantId": TENANT,
+        "tenantId": tenant,
         "type": EVENT_TYPE,
         "data": deepcopy(catalog()[EVENT_TYPE].example),
     }
@@ -70,6 +82,7 @@ class Phase:
     cpu: float = 0.0  # the gateway process's CPU seconds
     capped: bool = False
     bad: int = 0  # answers other than 202 created
+    probes: int = 0  # probe events posted meanwhile (batches only)
 
     @property
     def rate(self) -> float:
@@ -85,6 +98,8 @@ class Run:
     ceiling: float
     batch: Phase
     single: Phase
+    latency_p50: float = float("nan")  # s, a batch event's delivery: completed_at - created_at
+    latency_p99: float = float("nan")
 
 
 @dataclass
@@ -96,8 +111,10 @@ class StoreRuns:
         return float(statistics.median(fn(r) for r in self.runs))
 
 
-async def create_destination(session: aiohttp.ClientSession, gw: Gateway, url: str) -> None:
-    body = {"tenantId": TENANT, "name": "bench", "connector": "webhook", "url": url}
+async def create_destination(
+    session: aiohttp.ClientSession, gw: Gateway, url: str, tenant: str = TENANT
+) -> None:
+    body = {"tenantId": tenant, "name": "bench", "connector": "webhook", "url": url}
     body["eventTypes"] = [EVENT_TYPE]  # type: ignore[assignment]
     async with session.post(f"{gw.url}/integrations/destinations", json=body) as response:
         if response.status != 201:
@@ -112,6 +129,8 @@ async def post_batches(
         for b in range(batches)
     ]  # built outside the timed part
     phase = Phase()
+    probing = asyncio.Event()
+    probe = asyncio.create_task(post_probes(session, gw, probing, tag))
     cpu0, t0 = cpu_seconds(gw.pid), time.perf_counter()
     for body in bodies:
         if time.perf_counter() - t0 > cap:
@@ -129,7 +148,28 @@ async def post_batches(
         phase.bad += BATCH - created
     phase.seconds = time.perf_counter() - t0
     phase.cpu = cpu_seconds(gw.pid) - cpu0
+    probing.set()
+    phase.probes = await probe
     return phase
+
+
+async def post_probes(
+    session: aiohttp.ClientSession, gw: Gateway, done: asyncio.Event, tag: str
+) -> int:
+    """One event for PROBE_TENANT every PROBE_SECONDS until ``done``; how many were created."""
+    created = 0
+    while not done.is_set():
+        body = orjson.dumps(event(f"{tag}p", created, PROBE_TENANT))
+        async with session.post(
+            f"{gw.url}/integrations/events",
+            data=body,
+            headers={"content-type": "application/json"},
+        ) as response:
+            await response.read()
+        created += response.status == 202
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), PROBE_SECONDS)
+    return created
 
 
 async def post_singles(
@@ -166,14 +206,64 @@ async def post_singles(
     return phase
 
 
-async def run_store(gw: Gateway, receiver_url: str, args: argparse.Namespace, tag: str) -> Run:
+def delivery_latencies(database_url: str, expected: int, cap: float) -> list[float]:
+    """Once ``expected`` probe deliveries have succeeded (or ``cap`` s passed): each one's seconds
+    from its row's creation (the intake commit) to its success, read from the database."""
+    engine = create_engine(database_url)
+    query = text(
+        "SELECT created_at, completed_at FROM deliveries "
+        "WHERE status = 'succeeded' AND tenant_id = :t"
+    )
+    try:
+        deadline = time.monotonic() + cap
+        while True:
+            with engine.connect() as conn:
+                rows = conn.execute(query, {"t": PROBE_TENANT}).all()
+            if len(rows) >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    return [(_ts(done) - _ts(made)).total_seconds() for made, done in rows]
+
+
+def wait_drained(database_url: str, expected: int, args: argparse.Namespace) -> None:
+    """Until ``expected`` deliveries succeeded (the singles start on an idle worker)."""
+    engine = create_engine(database_url)
+    query = text("SELECT count(*) FROM deliveries WHERE status = 'succeeded'")
+    try:
+        deadline = time.monotonic() + args.cap_seconds
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(query).scalar_one() >= expected:
+                    return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def _ts(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def run_store(
+    gw: Gateway, database_url: str, receiver_url: str, args: argparse.Namespace, tag: str
+) -> Run:
     connector = aiohttp.TCPConnector(limit=args.clients)
     async with aiohttp.ClientSession(connector=connector, headers=gw.headers) as session:
         await create_destination(session, gw, receiver_url)
+        await create_destination(session, gw, receiver_url, PROBE_TENANT)
         batch = await post_batches(session, gw, args.batches, args.cap_seconds, tag)
-        await asyncio.sleep(args.settle_seconds)  # let the worker drain before the next phase
+        latencies = await asyncio.to_thread(
+            delivery_latencies, database_url, batch.probes, args.cap_seconds
+        )
+        await asyncio.to_thread(wait_drained, database_url, batch.events + batch.probes, args)
         single = await post_singles(session, gw, args.singles, args.clients, args.cap_seconds, tag)
-    return Run(0.0, batch, single)
+    run = Run(0.0, batch, single)
+    if len(latencies) > 1:
+        cuts = statistics.quantiles(latencies, n=100)
+        run.latency_p50, run.latency_p99 = cuts[49], cuts[98]
+    return run
 
 
 def print_table(results: list[StoreRuns], args: argparse.Namespace) -> None:
@@ -189,8 +279,8 @@ def print_table(results: list[StoreRuns], args: argparse.Namespace) -> None:
     for r in results:
         ceiling = r.median(lambda x: x.ceiling)
         for label, pick in (("batch", lambda x: x.batch), ("single", lambda x: x.single)):
-            rate = r.median(lambda x, p=pick: p(x).rate)  # type: ignore[misc]
-            cpu = r.median(lambda x, p=pick: p(x).cpu_ms)  # type: ignore[misc]
+            rate = r.median(lambda x, p=pick: p(x).rate)
+            cpu = r.median(lambda x, p=pick: p(x).cpu_ms)
             each = ", ".join(
                 f"{pick(x).rate:.0f}{'*' if pick(x).capped else ''}"  # type: ignore[no-untyped-call]
                 for x in r.runs
@@ -199,6 +289,13 @@ def print_table(results: list[StoreRuns], args: argparse.Namespace) -> None:
                 f"{r.name:<9} {label:<8} {rate:>9.0f} {ceiling:>9.0f} {rate / ceiling:>5.2f}x "
                 f"{cpu:>12.2f}  {each}"
             )
+    for r in results:
+        p50 = r.median(lambda x: x.latency_p50) * 1e3
+        p99 = r.median(lambda x: x.latency_p99) * 1e3
+        print(
+            f"{r.name:<9} probe deliveries during the batches (completed_at - created_at): "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        )
     if any(p.capped for r in results for x in r.runs for p in (x.batch, x.single)):
         print(f"* phase hit the {args.cap_seconds:g} s cap; its rate counts what was answered")
 
@@ -211,7 +308,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (singles)")
     parser.add_argument("--postgres", action="store_true", help="also a fresh PostgreSQL db")
     parser.add_argument("--cap-seconds", type=float, default=CAP_SECONDS, help="per phase")
-    parser.add_argument("--settle-seconds", type=float, default=2.0, help="between phases")
     args = parser.parse_args(argv)
     if min(args.runs, args.batches, args.singles, args.clients) < 1 or args.cap_seconds <= 0:
         parser.error("counts and --cap-seconds must be positive")
@@ -231,13 +327,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    ceiling: {ceiling:.0f} req/s", file=sys.stderr, flush=True)
             for name in stores:
                 with database(name) as url, gateway_server(url) as gw:
-                    run = asyncio.run(run_store(gw, rec.url, args, f"r{n}"))
+                    run = asyncio.run(run_store(gw, url, rec.url, args, f"r{n}"))
                 run.ceiling = ceiling
                 results[name].runs.append(run)
                 print(
                     f"    {name}: batch {run.batch.rate:.0f} ev/s "
                     f"({run.batch.cpu_ms:.2f} ms CPU/ev), single {run.single.rate:.0f} ev/s "
-                    f"({run.single.cpu_ms:.2f} ms CPU/ev)",
+                    f"({run.single.cpu_ms:.2f} ms CPU/ev); probe delivery p50 "
+                    f"{run.latency_p50 * 1e3:.0f} ms, p99 {run.latency_p99 * 1e3:.0f} ms",
                     file=sys.stderr,
                     flush=True,
                 )

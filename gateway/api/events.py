@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -101,18 +102,10 @@ async def _post_batch(svc: Services, principal: Principal, items: Any) -> Respon
             f"events must be a list of 1 to {MAX_BATCH} items",
             details=[{"path": "events", "message": f"1..{MAX_BATCH} items"}],
         )
-    results: list[dict[str, Any] | None] = [None] * len(items)
-    accepted: list[tuple[int, StoreEventIn]] = []
-    for index, payload in enumerate(items):
-        try:
-            accepted.append((index, _prepare(svc, principal, payload)))
-        except GatewayError as exc:
-            given = payload.get("id") if isinstance(payload, dict) else None
-            results[index] = {
-                "eventId": given if isinstance(given, str) else None,
-                "status": "rejected",
-                "error": {"code": exc.code, "message": exc.message, "details": exc.details},
-            }
+    # In a thread: the GIL still serialises the work, but it is handed back every few ms, so the
+    # worker's sends on the event loop are not held for the whole batch (bench/intake.py probe
+    # deliveries: p50 0.47/0.89 s against 2.14/1.80 s on the loop, intake rate unchanged).
+    results, accepted = await asyncio.to_thread(_prepare_items, svc, principal, items)
     stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
     for (index, item), result in zip(accepted, stored, strict=True):
         results[index] = {
@@ -129,6 +122,25 @@ def _json(body: Any, status: int) -> Response:
     """``json_response``'s bytes (compact, UTF-8), rendered by orjson: a batch's 1,000 results
     or an event's 10,000 delivery ids are a measurable part of the request with ``json``."""
     return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _prepare_items(
+    svc: Services, principal: Principal, items: list[Any]
+) -> tuple[list[dict[str, Any] | None], list[tuple[int, StoreEventIn]]]:
+    """Each item prepared on its own: the rejected ones' results, and the accepted ones."""
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    accepted: list[tuple[int, StoreEventIn]] = []
+    for index, payload in enumerate(items):
+        try:
+            accepted.append((index, _prepare(svc, principal, payload)))
+        except GatewayError as exc:
+            given = payload.get("id") if isinstance(payload, dict) else None
+            results[index] = {
+                "eventId": given if isinstance(given, str) else None,
+                "status": "rejected",
+                "error": {"code": exc.code, "message": exc.message, "details": exc.details},
+            }
+    return results, accepted
 
 
 @endpoint
