@@ -93,6 +93,12 @@ class Committer:
         await self._queue.put(None)
         await self._task
         self._task = None
+        # A submit that was waiting for room when the stop marker went in: not committed, so
+        # answered 503 (retry) rather than left waiting forever.
+        while not self._queue.empty():
+            late = self._queue.get_nowait()
+            if late is not None:
+                _answer(late, exc=StoreUnavailable("the gateway is stopping: intake is closed"))
 
     async def _run(self) -> None:
         while True:
