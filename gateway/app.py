@@ -21,6 +21,7 @@ from gateway.api.paths import StripTrailingSlash
 from gateway.api.responses import gateway_error_handler, http_error_handler, unhandled_error_handler
 from gateway.delivery.client import DeliveryClient
 from gateway.errors import GatewayError
+from gateway.intake import Committer
 from gateway.redaction import database_password, install_log_masking
 from gateway.runtime import Runtime
 from gateway.settings import Settings
@@ -50,6 +51,7 @@ def create_app(
             run_worker=run_worker,
             run_scheduler=run_scheduler,
         )
+        intake = Committer(the_store.ingest_events, runtime.wake_worker)
         svc = Services(
             settings=settings,
             store=the_store,
@@ -57,12 +59,15 @@ def create_app(
             stopping=runtime.stop,
             wake_worker=runtime.wake_worker,
             scheduler_running=lambda: bool(runtime.scheduler and runtime.scheduler.running),
+            intake=intake,
         )
         app.state.services = svc
         await runtime.start()
+        intake.start()
         try:
             yield
         finally:
+            await intake.close()  # every queued event committed and answered first
             await runtime.close()
 
     app = Starlette(

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from gateway.api.keycache import KeyCache
 from gateway.delivery.client import DeliveryClient
+from gateway.intake import Committer
 from gateway.settings import Settings
 from gateway.store import Store
 
@@ -38,6 +39,8 @@ class Services:
     # The SSE stream's shared reader of the newest change row (gateway/api/stream.py).
     change_horizon: Any = None
     keys: KeyCache = field(default_factory=KeyCache)
+    # Group commit for single events (gateway/intake.py); None: each event commits alone.
+    intake: Committer | None = None
 
 
 def services(request: Request) -> Services:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -58,8 +59,11 @@ async def post_events(request: Request, principal: Principal) -> Response:
         checked({k: v for k, v in payload.items() if k != "events"})
         return await _post_batch(svc, principal, payload["events"])
     item = _prepare(svc, principal, payload)
-    [result] = await run(svc.store.ingest_events, [item])
-    svc.wake_worker()
+    if svc.intake is not None:  # shares a transaction with its neighbours; wakes the worker
+        result = await svc.intake.submit(item)
+    else:
+        [result] = await run(svc.store.ingest_events, [item])
+        svc.wake_worker()
     status = 202 if result.status == "created" else 200
     body: dict[str, Any] = {
         "eventId": result.event_id,
@@ -67,7 +71,7 @@ async def post_events(request: Request, principal: Principal) -> Response:
         "deliveryIds": result.delivery_ids,
     }
     body.update(_warnings(item, result.status, result.delivery_ids))
-    return json_response(body, status)
+    return _json(body, status)
 
 
 def _warnings(item: StoreEventIn, status: str, delivery_ids: list[str]) -> dict[str, list[str]]:
@@ -89,6 +93,32 @@ async def _post_batch(svc: Services, principal: Principal, items: Any) -> Respon
             f"events must be a list of 1 to {MAX_BATCH} items",
             details=[{"path": "events", "message": f"1..{MAX_BATCH} items"}],
         )
+    # In a thread: the GIL still serialises the work, but it is handed back every few ms, so the
+    # worker's sends on the event loop are not held for the whole batch (bench/intake.py probe
+    # deliveries: p50 0.47/0.89 s against 2.14/1.80 s on the loop, intake rate unchanged).
+    results, accepted = await asyncio.to_thread(_prepare_items, svc, principal, items)
+    stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
+    for (index, item), result in zip(accepted, stored, strict=True):
+        results[index] = {
+            "eventId": result.event_id,
+            "status": result.status,
+            "deliveryIds": result.delivery_ids,
+            **_warnings(item, result.status, result.delivery_ids),
+        }
+    svc.wake_worker()
+    return _json({"results": results}, 202)
+
+
+def _json(body: Any, status: int) -> Response:
+    """``json_response``'s bytes (compact, UTF-8), rendered by orjson: a batch's 1,000 results
+    or an event's 10,000 delivery ids are a measurable part of the request with ``json``."""
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _prepare_items(
+    svc: Services, principal: Principal, items: list[Any]
+) -> tuple[list[dict[str, Any] | None], list[tuple[int, StoreEventIn]]]:
+    """Each item prepared on its own: the rejected ones' results, and the accepted ones."""
     results: list[dict[str, Any] | None] = [None] * len(items)
     accepted: list[tuple[int, StoreEventIn]] = []
     for index, payload in enumerate(items):
@@ -101,16 +131,7 @@ async def _post_batch(svc: Services, principal: Principal, items: Any) -> Respon
                 "status": "rejected",
                 "error": {"code": exc.code, "message": exc.message, "details": exc.details},
             }
-    stored = await run(svc.store.ingest_events, [e for _, e in accepted]) if accepted else []
-    for (index, item), result in zip(accepted, stored, strict=True):
-        results[index] = {
-            "eventId": result.event_id,
-            "status": result.status,
-            "deliveryIds": result.delivery_ids,
-            **_warnings(item, result.status, result.delivery_ids),
-        }
-    svc.wake_worker()
-    return json_response({"results": results}, 202)
+    return results, accepted
 
 
 @endpoint

@@ -2,7 +2,8 @@
 
 ``delivery_changes`` is what the SSE stream and the stats read; a status written without its change
 row would be invisible to both. So nothing updates ``deliveries.status`` but these two verbs (and
-``insert_deliveries``, which writes the first ``pending`` row through ``append_changes``):
+``rows.insert_delivery_columns``, which writes each new delivery's first ``pending`` change row in
+the same set-based statement pair):
 
 - ``move_where``: a set-based move (claim, lease recovery, cancel, release of a destination);
 - ``move_each``: per-delivery values (recording attempts, handing claimed deliveries back).

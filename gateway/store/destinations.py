@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 
 from gateway import ids, signing
 from gateway.errors import ConflictError, NotFoundError
@@ -20,7 +20,7 @@ from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds
 from gateway.store.changes import move_where
 from gateway.store.opevents import emit_notices, status_change_notices
-from gateway.store.records import DestinationRecord, SubscriberRecord, columns_of
+from gateway.store.records import DestinationRecord
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destinations as _dst
 
@@ -299,15 +299,6 @@ class DestinationVerbs(StoreBase):
         with self.read() as conn:
             rows = conn.execute(select(_dst).where(_dst.c.id.in_(destination_ids))).all()
         return {r.id: DestinationRecord.from_row(r) for r in rows}
-
-    def subscribed_destinations(self, conn: Any, tenant_ids: set[str]) -> list[SubscriberRecord]:
-        """Every non-deleted destination of these tenants (fan-out matches them in Python)."""
-        rows = conn.execute(
-            select(*columns_of(SubscriberRecord, _dst)).where(
-                and_(_dst.c.tenant_id.in_(tenant_ids), _dst.c.deleted_at.is_(None))
-            )
-        ).all()
-        return [SubscriberRecord.from_row(r) for r in rows]
 
 
 def _expired(key: dict[str, Any], now: datetime) -> bool:

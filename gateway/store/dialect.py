@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Select, Table, func, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import create_engine as sa_create_engine
@@ -233,3 +234,27 @@ def vacuum_if_no_autovacuum(engine: Engine, tables: Iterable[str]) -> bool:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM (SKIP_LOCKED) {', '.join(tables)}"))
     return True
+
+
+def rows_source(
+    conn: Connection,
+    columns: dict[str, list[Any]],
+    names: list[str],
+    pg_types: dict[str, str],
+) -> tuple[str, dict[str, Any]]:
+    """A ``FROM`` clause yielding the ``names`` columns as ``r``, in order: one array per column
+    through ``unnest`` on PostgreSQL, one JSON array through ``json_each`` on SQLite (both parsed
+    in C: no per-row bind processing in Python); ``pg_types`` names the array type of a column
+    that is not ``TEXT[]``."""
+    quoted = ", ".join(f'"{c}"' for c in names)
+    if conn.dialect.name == POSTGRESQL:
+        arrays = ", ".join(f"CAST(:a_{c} AS {pg_types.get(c, 'TEXT[]')})" for c in names)
+        source = f"unnest({arrays}) WITH ORDINALITY AS r({quoted}, n) ORDER BY r.n"
+        return source, {f"a_{c}": columns[c] for c in names}
+    if len(names) == 1:
+        source = f'(SELECT value AS "{names[0]}" FROM json_each(:rows) ORDER BY key) AS r'
+        return source, {"rows": orjson.dumps(columns[names[0]]).decode()}
+    picked = ", ".join(f"json_extract(value, '$[{i}]') AS \"{c}\"" for i, c in enumerate(names))
+    source = f"(SELECT {picked} FROM json_each(:rows) ORDER BY key) AS r"
+    data = list(zip(*(columns[c] for c in names), strict=True))
+    return source, {"rows": orjson.dumps(data).decode()}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+import orjson
+from sqlalchemy import Connection, Text, cast, select
 
 from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
@@ -15,11 +17,10 @@ from gateway.models import DeliveryTrigger
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.dialect import insert_ignore
 from gateway.store.records import EventRecord
-from gateway.store.rows import delivery_values, insert_deliveries
+from gateway.store.rows import VARYING, insert_delivery_columns
 from gateway.store.tables import deliveries as _dlv
+from gateway.store.tables import destinations as _dst
 from gateway.store.tables import events as _evt
-
-INSERT_CHUNK = 500  # rows per multi-VALUES statement (well under SQLite's variable limit)
 
 
 @dataclass
@@ -55,6 +56,59 @@ def events_by_key(
     }
 
 
+@dataclass
+class _Audience:
+    """Destinations of one tenant that share their ``event_types`` and ``filter`` (10,000
+    destinations usually share a handful): the match is evaluated once per event for all."""
+
+    event_types: tuple[str, ...]
+    filter: dict[str, Any] | None
+    ids: list[str] = field(default_factory=list)  # destination ids, ascending
+    connectors: list[str] = field(default_factory=list)  # each destination's, in that order
+
+    def wants(self, event: EventIn) -> bool:
+        return subscribes(self.event_types, event.type) and filter_matches(self.filter, event.data)
+
+
+def _audiences(conn: Connection, tenant_ids: set[str]) -> dict[str, list[_Audience]]:
+    """Every non-deleted destination of these tenants, by tenant and by (event types, filter),
+    in id order. The JSON columns are read as text and decoded once per distinct value."""
+    rows = conn.execute(
+        select(
+            _dst.c.id,
+            _dst.c.tenant_id,
+            _dst.c.connector,
+            cast(_dst.c.event_types, Text),
+            cast(_dst.c.filter, Text),
+        )
+        .where(_dst.c.tenant_id.in_(sorted(tenant_ids)), _dst.c.deleted_at.is_(None))
+        .order_by(_dst.c.id)
+    ).all()
+    groups: dict[tuple[str, str, str | None], _Audience] = {}
+    for dst_id, tenant_id, connector, types_text, filter_text in rows:
+        key = (tenant_id, types_text, filter_text)
+        audience = groups.get(key)
+        if audience is None:
+            decoded = orjson.loads(filter_text) if filter_text is not None else None
+            audience = _Audience(tuple(orjson.loads(types_text)), decoded)
+            groups[key] = audience
+        audience.ids.append(dst_id)
+        audience.connectors.append(connector)
+    out: dict[str, list[_Audience]] = {}
+    for (tenant_id, _, _), audience in groups.items():
+        out.setdefault(tenant_id, []).append(audience)
+    return out
+
+
+def _matching(audiences: Iterable[_Audience], event: EventIn) -> tuple[list[str], list[str]]:
+    """(destination ids, their connectors) of the audiences ``event`` matches, by id."""
+    chosen = [a for a in audiences if a.wants(event)]
+    if len(chosen) == 1:
+        return chosen[0].ids, chosen[0].connectors
+    pairs = sorted(p for a in chosen for p in zip(a.ids, a.connectors, strict=True))
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
 class EventVerbs(DestinationVerbs):
     def ingest_events(self, items: list[EventIn]) -> list[IntakeResult]:
         """Store new events once and fan each out; duplicates change nothing.
@@ -72,31 +126,25 @@ class EventVerbs(DestinationVerbs):
                 first_seen.setdefault(key, index)
             fresh = [items[i] for i in first_seen.values()]
             inserted: set[tuple[str, str]] = set()
-            for start in range(0, len(fresh), INSERT_CHUNK):
-                chunk = fresh[start : start + INSERT_CHUNK]
-                stmt = (
-                    insert_ignore(conn, _evt)
-                    .values(
-                        [
-                            {
-                                "id": e.id,
-                                "tenant_id": e.tenant_id,
-                                "type": e.type,
-                                "data": e.data,
-                                "origin": e.origin,
-                                "created_at": now,
-                            }
-                            for e in chunk
-                        ]
-                    )
-                    .returning(_evt.c.id, _evt.c.tenant_id)
-                )
-                inserted.update((r.id, r.tenant_id) for r in conn.execute(stmt))
+            if fresh:
+                # One cached executemany (SQLAlchemy's insertmanyvalues batches it into
+                # multi-row statements): a literal multi-VALUES insert is compiled afresh on
+                # every call, which cost more than the insert itself.
+                stmt = insert_ignore(conn, _evt).returning(_evt.c.id, _evt.c.tenant_id)
+                values = [
+                    {
+                        "id": e.id,
+                        "tenant_id": e.tenant_id,
+                        "type": e.type,
+                        "data": e.data,
+                        "origin": e.origin,
+                        "created_at": now,
+                    }
+                    for e in fresh
+                ]
+                inserted.update((r.id, r.tenant_id) for r in conn.execute(stmt, values))
             created = [e for e in fresh if (str(e.id), e.tenant_id) in inserted]
-            deliveries = self._fan_out(conn, created, now)
-            by_event: dict[tuple[str, str], list[str]] = {}
-            for d in deliveries:
-                by_event.setdefault((d["event_id"], d["tenant_id"]), []).append(d["id"])
+            by_event = self._fan_out(conn, created, now)
             existing = self._event_delivery_ids(conn, [k for k in keys if k not in inserted])
         for index, key in enumerate(keys):
             result = results[index]
@@ -109,29 +157,37 @@ class EventVerbs(DestinationVerbs):
 
     def _fan_out(
         self, conn: Connection, events: list[EventIn], now: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> dict[tuple[str, str], list[str]]:
+        """One delivery per (event, matching destination), inserted set-based and built
+        column-wise (no per-delivery dict); the delivery ids of each ``(event id, tenant id)``,
+        in destination id order."""
         if not events:
-            return []
-        destinations = self.subscribed_destinations(conn, {e.tenant_id for e in events})
-        rows = []
+            return {}
+        audiences = _audiences(conn, {e.tenant_id for e in events})
+        columns: dict[str, list[Any]] = {c: [] for c in VARYING}
+        by_event: dict[tuple[str, str], list[str]] = {}
         for event in events:
-            for dst in destinations:
-                if (
-                    dst.tenant_id == event.tenant_id
-                    and subscribes(dst.event_types, event.type)
-                    and filter_matches(dst.filter, event.data)
-                ):
-                    rows.append(
-                        delivery_values(
-                            event_id=str(event.id),
-                            tenant_id=event.tenant_id,
-                            event_type=event.type,
-                            destination=dst,
-                            now=now,
-                        )
-                    )
-        insert_deliveries(conn, rows, now)
-        return rows
+            dst_ids, connectors = _matching(audiences.get(event.tenant_id, ()), event)
+            n = len(dst_ids)
+            if not n:
+                continue
+            delivery_ids = ids.new_ids(ids.DELIVERY, n)
+            by_event[(str(event.id), event.tenant_id)] = delivery_ids
+            columns["id"] += delivery_ids
+            columns["destination_id"] += dst_ids
+            columns["connector"] += connectors
+            for name, value in (
+                ("tenant_id", event.tenant_id),
+                ("event_id", str(event.id)),
+                ("event_type", event.type),
+                ("is_test", False),
+                ("trigger", DeliveryTrigger.EVENT.value),
+                ("replay_of", None),
+                ("replay_id", None),
+            ):
+                columns[name] += [value] * n
+        insert_delivery_columns(conn, columns, now)
+        return by_event
 
     def _event_delivery_ids(
         self, conn: Connection, keys: list[tuple[str, str]]

@@ -20,7 +20,7 @@ from gateway.errors import ConflictError
 from gateway.replayer import run_replays
 from gateway.settings import Settings
 from gateway.store import Store, open_store
-from gateway.store import events as store_events
+from gateway.store import rows as store_rows
 from gateway.store.tables import DeliveryRow, ReplayRow
 from tests.conftest import ADMIN_KEY, make_settings
 from tests.e2e.test_crash_recovery import free_port, start_serve
@@ -118,7 +118,7 @@ def test_crash_inside_a_chunk_neither_duplicates_nor_skips(
     seed_deliveries(store, 1200, status="failed")
     job = store.create_replay(_filter(store))
     assert store.run_replay_chunk(job.id, 500) == 500
-    real_insert = store_events.insert_deliveries
+    real_insert = store_rows.insert_deliveries
 
     def insert_then_die(conn: Any, rows: list[dict[str, Any]], now: Any) -> None:
         real_insert(conn, rows, now)
