@@ -19,6 +19,7 @@ from gateway.models import (
 from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds, row_dict
 from gateway.store.changes import move_where
+from gateway.store.notify import notify_due
 from gateway.store.opevents import emit_notices, status_change_notices
 from gateway.store.tables import DeliveryRow, DestinationRow
 
@@ -345,3 +346,4 @@ def release_held(conn: Any, destination_id: str, now: datetime) -> None:
         )
         .values(next_attempt_at=now)
     )
+    notify_due(conn)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert
 from gateway import ids
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store.changes import append_changes
+from gateway.store.notify import notify_due
 from gateway.store.tables import DeliveryRow
 
 _dlv = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -53,7 +54,10 @@ def delivery_values(
 
 
 def insert_deliveries(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Bulk-insert deliveries and their first change rows (``pending``)."""
+    """Bulk-insert deliveries and their first change rows (``pending``); the workers of every
+    process are woken when the transaction commits (``notify.py``)."""
+    if rows:
+        notify_due(conn)
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
         conn.execute(insert(_dlv), chunk)
