@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     destination_concurrency: int = Field(32, alias="GATEWAY_DESTINATION_CONCURRENCY", ge=1)
     worker_idle_seconds: float = Field(0.2, alias="GATEWAY_WORKER_IDLE_SECONDS", gt=0)
     # `gateway serve` also starts this many `gateway worker` subprocesses: a second core for
-    # sending (bench/processes.py: 1.15-1.3x on SQLite, 1.3x on PostgreSQL); 0 = one process.
+    # sending (bench/processes.py: 1.15-1.3x on SQLite, 1.3-1.5x on PostgreSQL); 0 = one process.
     worker_processes: int = Field(1, alias="GATEWAY_WORKER_PROCESSES", ge=0, le=64)
     lease_seconds: float = Field(60.0, alias="GATEWAY_LEASE_SECONDS", gt=0)
     auto_disable_after_seconds: float = Field(5 * 86400, alias="GATEWAY_AUTO_DISABLE_AFTER_SECONDS")
