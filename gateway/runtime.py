@@ -5,6 +5,7 @@ scheduler with its periodic jobs, started and stopped together (``gateway serve`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,8 @@ from gateway.delivery.worker import Worker
 from gateway.jobs import install_jobs
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
-from gateway.store import Store
+from gateway.store import Store, dialect
+from gateway.store.notify import DueListener
 
 
 def process_owner() -> str:
@@ -45,6 +47,13 @@ class Runtime:
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.closers: list[Callable[[], Awaitable[None]]] = []  # run at close, in order
+        # PostgreSQL: intake in any process wakes this worker (LISTEN/NOTIFY, store/notify.py).
+        self.listener = (
+            DueListener(store.engine.url, self.wake_worker)
+            if self.worker is not None and dialect.is_postgresql(store.engine)
+            else None
+        )
+        self._listening: asyncio.Task[None] | None = None
 
     def wake_worker(self) -> None:
         if self.worker is not None:
@@ -59,9 +68,15 @@ class Runtime:
             self.scheduler.start()
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(self.stop), name="worker"))
+        if self.listener is not None:
+            self._listening = asyncio.create_task(self.listener.run(), name="due-listener")
 
     async def close(self) -> None:
         self.stop.set()
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
         if self.scheduler is not None:
             self.scheduler.shutdown()
         bound = self.settings.shutdown_seconds + 5  # the worker keeps its own bound; a margin

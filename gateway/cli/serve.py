@@ -2,15 +2,21 @@
 
 Start-up order for ``serve``: settings, then the port (bound before anything else, so a clash
 fails at once), then the store (opened and migrated here, so a database problem is one line, not
-the lifespan's traceback), then uvicorn on the bound socket. "serving on" is printed only once
-uvicorn has started listening on it.
+the lifespan's traceback), then the ``GATEWAY_WORKER_PROCESSES`` worker subprocesses, then uvicorn
+on the bound socket. "serving on" is printed only once uvicorn has started listening on it. On
+SIGTERM the workers get SIGTERM too and serve waits for their drain; on a ``kill -9`` they die with
+it (Linux: ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import signal
+import subprocess
+import sys
 from typing import Any
 
 from gateway.cli.common import add_command, bind_port, load_settings, open_store_or_fail
@@ -21,7 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(
         sub,
         "serve",
-        help="run the API, the delivery worker and the scheduler in one process",
+        help="run the API, the delivery worker and the scheduler (and "
+        "GATEWAY_WORKER_PROCESSES worker subprocesses, default 0)",
         example="GATEWAY_ADMIN_KEY=change-me gateway serve --port 8080",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -63,10 +70,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"person-gateway serving on http://{args.host}:{args.port} "
             f"(database {masked_url(settings.database_url)}); dashboard at /dashboard"
         )
-        started = _run_server(config, sock, banner)
+        workers = _spawn_workers(settings.worker_processes)
+        try:
+            started = _run_server(config, sock, banner)
+        finally:
+            _stop_workers(workers, settings.shutdown_seconds + 10)
     finally:
         sock.close()
     return 0 if started else 1
+
+
+PR_SET_PDEATHSIG = 1  # Linux prctl: a signal the child gets when its parent dies
+
+
+def _die_with_parent() -> None:
+    """In a worker subprocess before exec: die with serve (a ``kill -9`` of serve takes its
+    workers with it, as it takes its in-process worker). Linux only; elsewhere nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _spawn_workers(count: int) -> list[subprocess.Popen[bytes]]:
+    """``GATEWAY_WORKER_PROCESSES`` × ``gateway worker``, with serve's environment and folder;
+    their logs go to serve's stderr, their start-up line nowhere (serve prints its own)."""
+    command = [sys.executable, "-m", "gateway.cli", "worker"]
+    return [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        for _ in range(count)
+    ]
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]], bound: float) -> None:
+    """SIGTERM each worker (they drain like serve's own) and wait; kill what outlives ``bound``."""
+    for proc in workers:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        try:
+            proc.wait(timeout=bound)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _run_server(config: Any, sock: Any, banner: str) -> bool:

@@ -4,8 +4,9 @@ One transaction (``claim_due``) does it all, so a claim is never orphaned by a f
 
 1. expired leases (a process that died mid-send) make their deliveries ``pending`` again;
 2. destinations whose circuit is open and due for a probe get one (``halfOpen``, with a guard);
-3. candidates: due deliveries ranked per destination (``row_number() OVER (PARTITION BY
-   destination_id …)``), so every due destination shows up, not only the oldest backlog; the
+3. candidates: each due destination's oldest due deliveries, read from an index up to its cap
+   and ranked per destination (``row_number() OVER (PARTITION BY destination_id …)``), so every
+   due destination shows up, not only the oldest backlog, whatever the backlog's size; the
    caller's per-destination caps and its budget are shared round-robin over them (rank 1 of every
    destination first, then rank 2 …): a claim never takes more of one destination than the
    worker can start now, and one busy destination cannot crowd out the rest;
@@ -32,7 +33,7 @@ from gateway.models import DeliveryStatus
 from gateway.outcome import Circuit
 from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
 from gateway.store.changes import Move, move_each, move_where
-from gateway.store.dialect import insert_ignore, locks_rows
+from gateway.store.dialect import insert_ignore, locks_rows, name_of
 from gateway.store.events import events_by_key
 from gateway.store.records import DestinationRecord, EventRecord
 from gateway.store.tables import UTCDateTime
@@ -47,32 +48,66 @@ RATE_MARGIN = 0.85  # slots 15 % wider than 1/rate: late sends never make a wind
 SCAN_FACTOR = 3  # candidate rows read per delivery the claim may take
 LOCK_ROUNDS = 4  # candidate reads when other workers hold the first ones locked
 
+# Candidates: each due destination's first ``cap`` due deliveries, read from the partial index
+# ``ix_deliveries_pending (destination_id, next_attempt_at, id) WHERE status = 'pending'`` and
+# stopped at the cap (PostgreSQL: ``LATERAL … LIMIT``; SQLite: a correlated ``IN (… LIMIT)``),
+# so a claim reads at most destinations × cap rows, never the whole backlog. An ``ordered``
+# destination offers only its oldest open (pending or sending) delivery, found first in
+# ``ix_deliveries_open (destination_id, id) WHERE status IN ('pending', 'sending')``, and only
+# while that one is pending and due. Ranks (1 = a destination's oldest due) order the result.
 _CANDIDATES_SQL = """
+WITH due AS (
+    SELECT id, ordered FROM destinations
+    WHERE status = 'active' AND deleted_at IS NULL
+      AND (circuit = 'closed' OR id IN :probes) AND id NOT IN :blocked
+), picked AS (
+    SELECT d.id, d.destination_id, d.next_attempt_at FROM due t {walk}
+    WHERE NOT t.ordered
+    UNION ALL
+    SELECT d.id, d.destination_id, d.next_attempt_at FROM due t
+    JOIN deliveries d ON d.id = (
+        SELECT o.id FROM deliveries o
+        WHERE o.destination_id = t.id AND o.status IN ('pending', 'sending')
+        ORDER BY o.id LIMIT 1)
+    WHERE t.ordered AND d.status = 'pending' AND d.next_attempt_at <= :now
+      AND d.id NOT IN :skipped
+)
 SELECT id, destination_id, rn FROM (
-    SELECT d.id, d.destination_id, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.destination_id
-                              ORDER BY d.next_attempt_at, d.id) AS rn
-    FROM deliveries d JOIN destinations t ON t.id = d.destination_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-      AND t.status = 'active' AND t.deleted_at IS NULL
-      AND (t.circuit = 'closed' OR t.id IN :probes)
-      AND t.id NOT IN :blocked AND d.id NOT IN :skipped
-      AND (NOT t.ordered OR NOT EXISTS (
-            SELECT 1 FROM deliveries e
-            WHERE e.destination_id = d.destination_id AND e.id < d.id
-              AND e.status IN ('pending', 'sending')))
+    SELECT id, destination_id, next_attempt_at,
+           row_number() OVER (PARTITION BY destination_id
+                              ORDER BY next_attempt_at, id) AS rn
+    FROM picked
 ) ranked
-WHERE rn <= :cap
 ORDER BY rn, next_attempt_at, id
 LIMIT :scan
 """
+_WALK = """
+    SELECT e.id{columns} FROM deliveries e
+    WHERE e.destination_id = t.id AND e.status = 'pending' AND e.next_attempt_at <= :now
+      AND e.id NOT IN :skipped
+    ORDER BY e.next_attempt_at, e.id LIMIT :cap"""
+_WALKS = {
+    "postgresql": "CROSS JOIN LATERAL ({}) d".format(
+        _WALK.format(columns=", e.destination_id, e.next_attempt_at")
+    ),
+    "sqlite": "JOIN deliveries d ON d.id IN ({})".format(_WALK.format(columns="")),
+}
 
-_candidates = text(_CANDIDATES_SQL).bindparams(
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("probes", expanding=True),
-    bindparam("blocked", expanding=True),
-    bindparam("skipped", expanding=True),
-)
+
+def candidates_sql(dialect: str) -> str:
+    """The candidate statement for this dialect (``bench/claim_cost.py`` explains it)."""
+    return _CANDIDATES_SQL.format(walk=_WALKS.get(dialect, _WALKS["sqlite"]))
+
+
+_candidates = {
+    dialect: text(candidates_sql(dialect)).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("probes", expanding=True),
+        bindparam("blocked", expanding=True),
+        bindparam("skipped", expanding=True),
+    )
+    for dialect in _WALKS
+}
 
 # A probe is granted only where something is due to probe with.
 _PROBE_SQL = text("""
@@ -187,7 +222,7 @@ class ClaimVerbs(AttemptVerbs):
     ) -> list[tuple[str, str]]:
         """The candidates, shared round-robin among their destinations within the caps."""
         rows = conn.execute(
-            _candidates,
+            _candidates.get(name_of(conn), _candidates["sqlite"]),
             {
                 "now": now,
                 "probes": sorted(probes) or ["-"],

@@ -19,6 +19,7 @@ from gateway.models import (
 from gateway.redaction import REDACTED, is_mask, join_userinfo, split_userinfo
 from gateway.store.base import StoreBase, page_bounds
 from gateway.store.changes import move_where
+from gateway.store.notify import notify_due
 from gateway.store.opevents import emit_notices, status_change_notices
 from gateway.store.records import DestinationRecord
 from gateway.store.tables import deliveries as _dlv
@@ -331,3 +332,4 @@ def release_held(conn: Any, destination_id: str, now: datetime) -> None:
         )
         .values(next_attempt_at=now)
     )
+    notify_due(conn)

@@ -43,6 +43,10 @@ def is_sqlite(bind: Connection | Engine) -> bool:
     return bind.dialect.name == SQLITE
 
 
+def is_postgresql(bind: Connection | Engine) -> bool:
+    return bind.dialect.name == POSTGRESQL
+
+
 def locks_rows(bind: Connection | Engine) -> bool:
     """Whether ``FOR UPDATE`` (and ``SKIP LOCKED``) mean anything: PostgreSQL only. On SQLite
     ``BEGIN IMMEDIATE`` already made the transaction the only writer."""

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, text
 from gateway import ids
 from gateway.models import DeliveryStatus, DeliveryTrigger
 from gateway.store import dialect
+from gateway.store.notify import notify_due
 from gateway.store.records import Target
 from gateway.store.tables import deliveries as _dlv
 
@@ -83,6 +84,7 @@ def insert_delivery_columns(conn: Connection, columns: dict[str, list[Any]], now
     count = len(columns["id"])
     if not count:
         return
+    notify_due(conn)  # every process's workers are woken when this transaction commits
     varying = ["id"] + [
         c for c in VARYING[1:] if columns[c].count(columns[c][0]) != count
     ]  # ``id`` always: it gives the source its rows

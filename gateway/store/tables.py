@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -134,6 +135,22 @@ class DeliveryRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
         Index("ix_deliveries_destination", "destination_id", "id"),
+        # The claim's walks (migration 0009): open deliveries only.
+        Index(
+            "ix_deliveries_pending",
+            "destination_id",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_deliveries_open",
+            "destination_id",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
         Index("ix_deliveries_tenant_created", "tenant_id", "created_at"),
     )
     id: str = Field(primary_key=True)
