@@ -33,7 +33,7 @@ from gateway.delivery.attempt import attempt, build_record
 from gateway.delivery.client import DeliveryClient
 from gateway.delivery.lanes import READ_AHEAD, Lanes
 from gateway.errors import StoreUnavailable
-from gateway.models import DeliveryStatus, DestinationStatus, ErrorClass, Event
+from gateway.models import DeliveryStatus, DestinationStatus, ErrorClass, StoredEvent
 from gateway.outcome import Circuit, Policy
 from gateway.registry import get_connector
 from gateway.settings import Settings
@@ -297,11 +297,11 @@ class Worker:
             return build_record(
                 item, dst, now, 0.0, "", {}, None, outcome, clock=self.store.clock, rng=self.rng
             )
-        event = Event(
+        event = StoredEvent(  # the claim reads data as its JSON text (decoded only if needed)
             id=row["id"],
             tenant_id=row["tenant_id"],
             type=row["type"],
-            data=row["data"],
+            data_json=row["data"],
             created_at=row["created_at"],
         )
         view = self._view(dst)
@@ -356,20 +356,20 @@ class Worker:
         return True
 
     def _account(self, recorded: list[Recorded], stale: list[AttemptRecord]) -> None:
+        health = {}
         for x in recorded:
             self._held.pop(x.record.delivery_id, None)
-            h = x.decision.health  # read ahead only while the destination is clean and closed
-            clean = h.circuit is Circuit.CLOSED and not h.consecutive_failures and not h.deleted
-            clean = clean and h.status is DestinationStatus.ACTIVE
-            paced = x.record.destination_id in self._paced
-            self._to_release.extend(
-                self._lanes.read_ahead(x.record.destination_id, clean and not paced)
-            )
+            health[x.record.destination_id] = x.decision.health  # the last one counts
             self.stats.by_outcome[x.decision.attempt_outcome] += 1
             if x.decision.status is DeliveryStatus.SUCCEEDED:
                 self.stats.succeeded += 1
             elif x.decision.status is DeliveryStatus.FAILED:
                 self.stats.failed += 1
+        for destination_id, h in health.items():  # read ahead only while clean and closed
+            clean = h.circuit is Circuit.CLOSED and not h.consecutive_failures and not h.deleted
+            clean = clean and h.status is DestinationStatus.ACTIVE
+            clean = clean and destination_id not in self._paced
+            self._to_release.extend(self._lanes.read_ahead(destination_id, clean))
         for r in stale:
             self._held.pop(r.delivery_id, None)
         if stale:

@@ -107,7 +107,7 @@ class Claimed:
     is_test: bool
     trigger: str
     replay_of: str | None
-    event: dict[str, Any] | None = None  # the events row (None: the event is gone)
+    event: dict[str, Any] | None = None  # the events row, ``data`` as JSON text (None: gone)
     destination: dict[str, Any] | None = None  # the destinations row
     send_at: datetime | None = None  # its rate-limit slot (None: at once)
     slot_seconds: float = 0.0  # the destination's slot spacing (0: not rate-limited)
@@ -241,7 +241,8 @@ class ClaimVerbs(AttemptVerbs):
                 _dlv.c.replay_of,
             ),
         )
-        events = events_by_key(conn, {(r.event_id, r.tenant_id) for r in rows})
+        keys = {(r.event_id, r.tenant_id) for r in rows}
+        events = events_by_key(conn, keys, data_as_text=True)  # spliced, not decoded
         return [
             Claimed(
                 id=r.id,

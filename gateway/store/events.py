@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, cast, select
 
 from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
@@ -41,13 +41,18 @@ class IntakeResult:
 
 
 def events_by_key(
-    conn: Connection, keys: set[tuple[str, str]]
+    conn: Connection, keys: set[tuple[str, str]], *, data_as_text: bool = False
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Events by ``(event id, tenant id)`` (ids are scoped to a tenant), in ``conn``."""
+    """Events by ``(event id, tenant id)`` (ids are scoped to a tenant), in ``conn``;
+    ``data_as_text`` reads ``data`` as its stored JSON text, not decoded (the delivery path
+    splices it into the envelope as is)."""
     if not keys:
         return {}
+    columns = [
+        cast(c, Text).label("data") if data_as_text and c.name == "data" else c for c in _evt.c
+    ]
     rows = conn.execute(
-        select(_evt).where(
+        select(*columns).where(
             _evt.c.id.in_(sorted({k[0] for k in keys})),
             _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
         )
