@@ -81,12 +81,13 @@ class Lanes:
         return self._room(destination_id, self.share()) is not None
 
     def _room(self, destination_id: str, share: int) -> int | None:
-        """Room for a batch: a busy destination waits until half its cap is free again, so one
-        finished send does not cost one claim transaction."""
+        """Room for a batch: a busy destination waits until half of what it may hold (its cap and
+        its read-ahead) is free again, so one finished send does not cost one claim transaction."""
         cap = self.cap(destination_id, share)
         held = self.held(destination_id)
-        room = cap + self.ahead(destination_id, cap) - held
-        if room > 0 and (held == 0 or room >= max(1, cap // 2)):
+        bound = cap + self.ahead(destination_id, cap)
+        room = bound - held
+        if room > 0 and (held == 0 or room >= max(1, bound // 2)):
             return room
         return None
 
