@@ -342,7 +342,8 @@ async def measure(
 
 
 def print_table(results: list[ClientRuns], n: int, concurrency: int, runs: int) -> None:
-    baseline = next(r for r in results if r.name.startswith("aiohttp")).median
+    base = next((r for r in results if r.name.startswith("aiohttp")), None)
+    baseline = base.median if base is not None else 0.0
     print(f"{n} POSTs of {BODY_BYTES} B + 8 headers, concurrency {concurrency}, median of {runs}")
     print(
         f"{'client':<42} {'median req/s':>12} {'vs aiohttp':>10} {'CPU us/req':>10}  runs (req/s)"
