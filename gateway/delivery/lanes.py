@@ -6,7 +6,9 @@ up to ``READ_AHEAD`` × ``cap`` more, claimed before its slots free up and start
 finished send, so the claim's round trip is off its send path. The read-ahead is bounded, so
 isolation holds: a slow destination (answers slower than ``PROMPT_SECONDS`` on average), one whose
 circuit is not closed, and a rate-limited one read nothing ahead, and whatever waits here longer
-than ``READ_AHEAD_MAX_SECONDS`` is handed back. Everything queued here is held under the worker's
+than ``READ_AHEAD_MAX_SECONDS`` (at most a third of the lease) is handed back, never started: so
+a queued delivery is only ever sent well inside the lease it was claimed under, even while the
+store is away and no renewal gets through. Everything queued here is held under the worker's
 lease (renewed like the sends) and handed back unsent on shutdown.
 """
 
@@ -25,7 +27,11 @@ _EWMA = 0.2
 
 
 class Lanes:
-    def __init__(self, budget: int, destination_concurrency: int) -> None:
+    def __init__(
+        self, budget: int, destination_concurrency: int, lease_seconds: float = 60.0
+    ) -> None:
+        self.max_age = min(READ_AHEAD_MAX_SECONDS, lease_seconds / 3)
+        self.handed_back: list[Claimed] = []  # found too old when about to start: to release
         self.budget = budget
         self.destination_concurrency = destination_concurrency
         self.busy: Counter[str] = Counter()  # sends in flight (or waiting for their rate slot)
@@ -102,11 +108,16 @@ class Lanes:
         self.queued_total += 1
 
     def pop(self, destination_id: str) -> Claimed | None:
+        """The next delivery to start; any that waited too long go to ``handed_back``."""
         queue = self.queued.get(destination_id)
-        if not queue:
-            return None
-        self.queued_total -= 1
-        return queue.popleft()[1]
+        oldest = time.monotonic() - self.max_age
+        while queue:
+            self.queued_total -= 1
+            at, item = queue.popleft()
+            if at >= oldest:
+                return item
+            self.handed_back.append(item)
+        return None
 
     def observe(self, destination_id: str, seconds: float) -> None:
         previous = self._latency.get(destination_id)
@@ -134,11 +145,11 @@ class Lanes:
         return out
 
     def expired(self) -> list[Claimed]:
-        """Remove and return what waited longer than ``READ_AHEAD_MAX_SECONDS``."""
-        oldest = time.monotonic() - READ_AHEAD_MAX_SECONDS
-        out: list[Claimed] = []
+        """Remove and return what waited too long, and what ``pop`` found so."""
+        oldest = time.monotonic() - self.max_age
+        out, self.handed_back = self.handed_back, []
         for queue in self.queued.values():
             while queue and queue[0][0] < oldest:
                 out.append(queue.popleft()[1])
-        self.queued_total -= len(out)
+                self.queued_total -= 1
         return out

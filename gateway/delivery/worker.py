@@ -95,7 +95,9 @@ class Worker:
         self._held: dict[str, Claimed] = {}  # claimed here, not yet written or handed back
         self._tasks: dict[str, asyncio.Task[None]] = {}  # sends (or waits for their slot)
         self._sending: set[str] = set()  # past their slot: a request may be on the wire
-        self._lanes = Lanes(settings.worker_concurrency, settings.destination_concurrency)
+        self._lanes = Lanes(
+            settings.worker_concurrency, settings.destination_concurrency, settings.lease_seconds
+        )
         self._stopping = False
         self._paced: dict[str, float] = {}  # each rate-limited destination's last slot here
         self._sent_at: dict[str, float] = {}  # … and its last actual start
@@ -145,11 +147,10 @@ class Worker:
         # arrives while the claim runs is seen by the wait after an empty claim, not lost.
         self.wakeup.clear()
         self._slot_freed.clear()
+        lanes = self._lanes
+        self._to_release.extend(lanes.expired())  # read ahead, waited too long: back, unsent
         if self._store_failures and (self._records or self._to_release):
             await self._flush(raise_errors=True)  # write what we hold before claiming more
-        lanes = self._lanes
-        expired = lanes.expired()  # read ahead but waited too long: back to the store
-        self._to_release.extend(expired)
         budget = self.settings.worker_concurrency * (1 + READ_AHEAD)
         free = min(budget - len(self._tasks) - lanes.queued_total, self.settings.worker_batch_size)
         if free <= 0:

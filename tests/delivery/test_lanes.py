@@ -70,3 +70,19 @@ def test_what_waits_too_long_or_is_left_at_shutdown_goes_back(monkeypatch: Any) 
     assert lanes.pop("dst_a") is not None and lanes.pop("dst_a") is None
     lanes.push(claimed(3, "dst_b"))
     assert [c.id for c in lanes.take_all()] == ["dlv_3"] and lanes.queued_total == 0
+
+
+def test_a_queued_delivery_never_starts_outside_a_third_of_its_lease(monkeypatch: Any) -> None:
+    """Even with the store away (no renewal, no claim loop), what waited too long is not
+    started: ``pop`` skips it and it is handed back."""
+    lanes = Lanes(budget=256, destination_concurrency=32, lease_seconds=3)
+    assert lanes.max_age == 1.0
+    now = [50.0]
+    monkeypatch.setattr(lanes_module.time, "monotonic", lambda: now[0])
+    lanes.push(claimed(1))
+    now[0] += 0.6
+    lanes.push(claimed(2))
+    now[0] += 0.6  # dlv_1 has waited 1.2 s, dlv_2 0.6 s
+    started = lanes.pop("dst_a")
+    assert started is not None and started.id == "dlv_2"
+    assert [c.id for c in lanes.expired()] == ["dlv_1"] and lanes.queued_total == 0
