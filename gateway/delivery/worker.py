@@ -2,13 +2,15 @@
 
 One loop per process. Each claim asks for no more than the worker can start now: its free send
 slots, shared round-robin among due destinations, each destination capped by its adaptive limit
-(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store. Finished
+(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store; a
+prompt, healthy destination may also hold a bounded read-ahead (``gateway.delivery.lanes``),
+started here as its sends finish, so its claims are off its send path. Finished
 attempts go to a flusher that writes them in one transaction per batch; the store decides what
 follows each (``gateway.outcome``) and the worker only carries it out.
 
-Leases tell the truth: only deliveries really held here (in flight, or recorded but not yet
-written) are renewed. While the store fails the worker stops claiming, keeps its records, and
-retries with a short backoff; on the way back it writes what it holds before claiming more.
+Leases tell the truth: only deliveries really held here (in flight, read ahead, or recorded but
+not yet written) are renewed. While the store fails the worker stops claiming, keeps its records,
+and retries with a short backoff; on the way back it writes what it holds before claiming more.
 
 On stop (SIGTERM): no more claims; sends in flight get ``GATEWAY_SHUTDOWN_SECONDS`` to finish,
 the rest are cancelled and handed back, every record is written, then ``run`` returns.
@@ -400,7 +402,8 @@ class Worker:
         """Stop within ``GATEWAY_SHUTDOWN_SECONDS``: sends may finish, the rest go back."""
         deadline = time.monotonic() + self.settings.shutdown_seconds
         self._stopping = True
-        self._to_release.extend(self._lanes.take_all())  # read ahead, never started: hand back
+        # Read ahead and never started (queued, or found too old to start): hand back.
+        self._to_release.extend(self._lanes.take_all() + self._lanes.expired())
         waiting = [t for i, t in self._tasks.items() if i not in self._sending]
         for task in waiting:  # not started yet (waiting for a rate-limit slot): hand back now
             task.cancel()
