@@ -167,6 +167,26 @@ async def aiohttp_ceiling(url: str, n: int, concurrency: int, body: bytes) -> fl
     return result.rate
 
 
+async def run_gateway_client(
+    url: str, n: int, concurrency: int, body: bytes, cap_seconds: float = CAP_SECONDS
+) -> RunResult:
+    """The worker's own client (``AiohttpDeliveryClient``: the outbound guard, no redirects, a
+    4 KiB response excerpt), so its cost over the bare session shows."""
+    from gateway import netguard
+    from gateway.delivery.client import AiohttpDeliveryClient
+
+    headers = make_headers(body)
+    client = AiohttpDeliveryClient(netguard.parse_allowlist("127.0.0.0/8"), limit=concurrency)
+    try:
+
+        async def post() -> int:
+            return (await client.send(url, body, headers, 15.0)).status_code
+
+        return await drive(post, n, concurrency, cap_seconds)
+    finally:
+        await client.close()
+
+
 async def run_httpx(
     url: str,
     n: int,
@@ -212,6 +232,7 @@ def clients(concurrency: int) -> dict[str, Runner]:
             *a, client=httpx.AsyncClient(transport=httpx_aiohttp_transport())
         )
     found[f"aiohttp (TCPConnector limit={concurrency})"] = run_aiohttp
+    found["gateway AiohttpDeliveryClient"] = run_gateway_client
     return found
 
 
@@ -298,13 +319,16 @@ def versions_line(loop_name: str) -> str:
 
 
 async def measure(
-    url: str, n: int, concurrency: int, runs: int, cap_seconds: float
+    url: str, n: int, concurrency: int, runs: int, cap_seconds: float, only: list[str] | None = None
 ) -> list[ClientRuns]:
     body = make_body()
-    results = {name: ClientRuns(name) for name in clients(concurrency)}
+    chosen = {
+        k: v for k, v in clients(concurrency).items() if only is None or any(o in k for o in only)
+    }
+    results = {name: ClientRuns(name) for name in chosen}
     for run in range(runs):
         # Interleave clients inside each run so drift (thermal, neighbours) hits all alike.
-        for name, runner in clients(concurrency).items():
+        for name, runner in chosen.items():
             result = await runner(url, n, concurrency, body, cap_seconds)
             results[name].runs.append(result)
             flag = " CAPPED" if result.capped else ""
@@ -318,7 +342,8 @@ async def measure(
 
 
 def print_table(results: list[ClientRuns], n: int, concurrency: int, runs: int) -> None:
-    baseline = next(r for r in results if r.name.startswith("aiohttp")).median
+    base = next((r for r in results if r.name.startswith("aiohttp")), None)
+    baseline = base.median if base is not None else 0.0
     print(f"{n} POSTs of {BODY_BYTES} B + 8 headers, concurrency {concurrency}, median of {runs}")
     print(
         f"{'client':<42} {'median req/s':>12} {'vs aiohttp':>10} {'CPU us/req':>10}  runs (req/s)"
@@ -342,7 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cap-seconds", type=float, default=CAP_SECONDS, help="per run")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument(
+        "--clients", help="comma-separated parts of client names to run (default: all)"
+    )
     args = parser.parse_args(argv)
+    only = args.clients.split(",") if args.clients else None
     if args.n < 1 or args.concurrency < 1 or args.runs < 1:
         parser.error("--n, --concurrency and --runs must be positive")
 
@@ -355,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     print(versions_line(args.loop))
     budget = args.runs * len(clients(args.concurrency)) * (args.cap_seconds + 5) + 30
     with receiver(budget) as stats:
-        results = run(measure(stats.url, args.n, args.concurrency, args.runs, args.cap_seconds))
+        results = run(
+            measure(stats.url, args.n, args.concurrency, args.runs, args.cap_seconds, only)
+        )
     print_table(results, args.n, args.concurrency, args.runs)
     sent = sum(x.ok + x.errors for r in results for x in r.runs)
     if stats.served:

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 
 class EventType(StrEnum):
     TASK_COMPLETED = "task.completed"  # a person.run task finished (polled or pushed)
@@ -85,6 +87,34 @@ class Event:
             "tenantId": self.tenant_id,
             "data": self.data,
         }
+
+
+class StoredEvent(Event):
+    """An event as the delivery path reads it: ``data`` kept as its stored JSON text, so the
+    ``webhook`` envelope splices it in as is, and decoded only when a connector reads ``data``
+    (once)."""
+
+    def __init__(
+        self, *, id: str, tenant_id: str, type: str, data_json: str, created_at: datetime
+    ) -> None:
+        for name, value in (
+            ("id", id),
+            ("tenant_id", tenant_id),
+            ("type", type),
+            ("created_at", created_at),
+            ("data_json", data_json),
+        ):
+            object.__setattr__(self, name, value)
+
+    data_json: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        decoded: dict[str, Any] | None = self.__dict__.get("_data")
+        if decoded is None:
+            decoded = orjson.loads(self.data_json)
+            object.__setattr__(self, "_data", decoded)
+        return decoded
 
 
 @dataclass(frozen=True)

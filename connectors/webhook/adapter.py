@@ -9,12 +9,28 @@ from typing import Any
 import orjson
 
 from gateway.adapters import Outcome, RenderedRequest, ResponseInfo, classify_standard
-from gateway.models import DestinationView, Event
+from gateway.models import DestinationView, Event, StoredEvent, iso
 
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON: the bytes we sign are the bytes we send."""
     return orjson.dumps(value)
+
+
+def envelope_bytes(event: Event) -> bytes:
+    """``dumps(event.envelope())``; a stored event's data goes in as its stored JSON text, not
+    decoded and encoded again (``data`` is the envelope's last member)."""
+    if not isinstance(event, StoredEvent):
+        return dumps(event.envelope())
+    head = dumps(
+        {
+            "id": event.id,
+            "type": event.type,
+            "timestamp": iso(event.created_at),
+            "tenantId": event.tenant_id,
+        }
+    )
+    return b"".join((head[:-1], b',"data":', event.data_json.encode(), b"}"))
 
 
 class WebhookAdapter:
@@ -23,7 +39,7 @@ class WebhookAdapter:
     default_rate_limit_per_second: float | None = None
 
     def render(self, event: Event, destination: DestinationView, now: datetime) -> RenderedRequest:
-        return RenderedRequest(url=destination.url, body=dumps(event.envelope()))
+        return RenderedRequest(url=destination.url, body=envelope_bytes(event))
 
     def classify(self, response: ResponseInfo, destination: DestinationView) -> Outcome:
         return classify_standard(response)

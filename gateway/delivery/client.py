@@ -63,6 +63,9 @@ class AiohttpDeliveryClient:
                 connector=connector,
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
+                # No cookies, ever: a destination's Set-Cookie must not follow us to the next
+                # request, and the jar's per-request filtering and per-response parsing cost.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -84,7 +87,7 @@ class AiohttpDeliveryClient:
                 method,
                 target,
                 data=body,
-                headers=dict(headers),
+                headers=headers,  # aiohttp copies them into its own CIMultiDict
                 allow_redirects=False,
                 timeout=timeout,
             ) as resp:

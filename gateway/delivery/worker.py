@@ -2,13 +2,15 @@
 
 One loop per process. Each claim asks for no more than the worker can start now: its free send
 slots, shared round-robin among due destinations, each destination capped by its adaptive limit
-(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store. Finished
+(``gateway.delivery.concurrency``) and its fair share, rate limits reserved in the store; a
+prompt, healthy destination may also hold a bounded read-ahead (``gateway.delivery.lanes``),
+started here as its sends finish, so its claims are off its send path. Finished
 attempts go to a flusher that writes them in one transaction per batch; the store decides what
 follows each (``gateway.outcome``) and the worker only carries it out.
 
-Leases tell the truth: only deliveries really held here (in flight, or recorded but not yet
-written) are renewed. While the store fails the worker stops claiming, keeps its records, and
-retries with a short backoff; on the way back it writes what it holds before claiming more.
+Leases tell the truth: only deliveries really held here (in flight, read ahead, or recorded but
+not yet written) are renewed. While the store fails the worker stops claiming, keeps its records,
+and retries with a short backoff; on the way back it writes what it holds before claiming more.
 
 On stop (SIGTERM): no more claims; sends in flight get ``GATEWAY_SHUTDOWN_SECONDS`` to finish,
 the rest are cancelled and handed back, every record is written, then ``run`` returns.
@@ -22,7 +24,7 @@ import logging
 import math
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,10 +33,10 @@ from typing import Any
 from gateway.adapters import Outcome, Verdict
 from gateway.delivery.attempt import attempt, build_record
 from gateway.delivery.client import DeliveryClient
-from gateway.delivery.concurrency import AdaptiveLimit, fair_share
+from gateway.delivery.lanes import READ_AHEAD, Lanes
 from gateway.errors import StoreUnavailable
-from gateway.models import DeliveryStatus, ErrorClass, Event
-from gateway.outcome import Policy
+from gateway.models import DeliveryStatus, DestinationStatus, ErrorClass
+from gateway.outcome import Circuit, Policy
 from gateway.registry import get_connector
 from gateway.settings import Settings
 from gateway.store import AttemptRecord, Claimed, Recorded, Store
@@ -96,8 +98,10 @@ class Worker:
         self._held: dict[str, Claimed] = {}  # claimed here, not yet written or handed back
         self._tasks: dict[str, asyncio.Task[None]] = {}  # sends (or waits for their slot)
         self._sending: set[str] = set()  # past their slot: a request may be on the wire
-        self._per_destination: Counter[str] = Counter()
-        self._limits: dict[str, AdaptiveLimit] = {}
+        self._lanes = Lanes(
+            settings.worker_concurrency, settings.destination_concurrency, settings.lease_seconds
+        )
+        self._stopping = False
         self._paced: dict[str, float] = {}  # each rate-limited destination's last slot here
         self._sent_at: dict[str, float] = {}  # … and its last actual start
         self._records: list[AttemptRecord] = []
@@ -129,8 +133,6 @@ class Worker:
                     await _wait_any(stop, timeout=self._backoff())
                     continue
                 if not progressed:  # nothing due, or only destinations with no room left
-                    self.wakeup.clear()
-                    self._slot_freed.clear()
                     await _wait_any(
                         stop,
                         self.wakeup,
@@ -144,16 +146,21 @@ class Worker:
 
     async def tick(self) -> bool:
         """Claim and start one batch; True when claiming again at once may find more."""
+        # Cleared before the claim, not after it: a wake-up (new work, a freed slot) that
+        # arrives while the claim runs is seen by the wait after an empty claim, not lost.
+        self.wakeup.clear()
+        self._slot_freed.clear()
+        lanes = self._lanes
+        self._to_release.extend(lanes.expired())  # read ahead, waited too long: back, unsent
         if self._store_failures and (self._records or self._to_release):
             await self._flush(raise_errors=True)  # write what we hold before claiming more
-        free = min(
-            self.settings.worker_concurrency - len(self._tasks), self.settings.worker_batch_size
-        )
+        budget = self.settings.worker_concurrency * (1 + READ_AHEAD)
+        free = min(budget - len(self._tasks) - lanes.queued_total, self.settings.worker_batch_size)
         if free <= 0:
             self._slot_freed.clear()
             await _wait_any(self._slot_freed, timeout=0.05)
             return True
-        caps, blocked, default_cap = self._caps()
+        caps, blocked, default_cap = lanes.caps()
         claimed = await asyncio.to_thread(
             self.store.claim_due,
             owner=self.owner,
@@ -169,12 +176,17 @@ class Worker:
         if not claimed:
             return False
         self.stats.claimed += len(claimed)
+        share = lanes.share()
         for item in claimed:
             if item.id in self._held:
                 continue  # already ours (a lease renewed by the claim): never send it twice
             self._held[item.id] = item
-            self._per_destination[item.destination_id] += 1
-            self._tasks[item.id] = asyncio.create_task(self._deliver(item, self._start_at(item)))
+            if item.slot_seconds or item.probe or not _circuit_closed(item):
+                self._to_release.extend(lanes.read_ahead(item.destination_id, False))
+            if lanes.busy[item.destination_id] < lanes.cap(item.destination_id, share):
+                self._start(item)
+            else:  # read ahead: starts here when one of its sends finishes
+                lanes.push(item)
         # A claim that got less than it asked for met the caps or the end of what is due: wait
         # for a destination to have room again (or new work) rather than claim again at once.
         return len(claimed) >= free
@@ -200,41 +212,6 @@ class Worker:
         self._paced[item.destination_id] = at
         return at
 
-    def _caps(self) -> tuple[dict[str, int], list[str], int]:
-        """Per-destination room now: the adaptive limit within the fair share, minus in flight."""
-        budget = self.settings.worker_concurrency
-        active = sum(1 for n in self._per_destination.values() if n > 0)
-        share = fair_share(budget, active)
-        caps: dict[str, int] = {}
-        blocked: list[str] = []
-        for destination_id, limit in self._limits.items():
-            room = min(limit.value, share) - self._per_destination[destination_id]
-            if self._claimable(destination_id, share):
-                caps[destination_id] = room
-            else:
-                blocked.append(destination_id)
-        default = min(int(AdaptiveLimit(self.settings.destination_concurrency).value), share)
-        return caps, blocked, default
-
-    def _claimable(self, destination_id: str, share: int | None = None) -> bool:
-        """Room for a batch: a busy destination waits until half its slots are free, so one
-        finished send does not cost one claim transaction."""
-        if share is None:
-            active = sum(1 for n in self._per_destination.values() if n > 0)
-            share = fair_share(self.settings.worker_concurrency, active)
-        cap = min(self._limit(destination_id).value, share)
-        busy = self._per_destination[destination_id]
-        room = cap - busy
-        return room > 0 and (busy == 0 or room >= max(1, cap // 2))
-
-    def _limit(self, destination_id: str) -> AdaptiveLimit:
-        limit = self._limits.get(destination_id)
-        if limit is None:
-            limit = self._limits[destination_id] = AdaptiveLimit(
-                self.settings.destination_concurrency
-            )
-        return limit
-
     def _rate(self, dst: DestinationRecord) -> float | None:
         if dst.rate_limit_per_second:
             return float(dst.rate_limit_per_second)
@@ -256,8 +233,13 @@ class Worker:
         return float(min(STORE_BACKOFF_MAX_SECONDS, 0.1 * 2 ** min(self._store_failures, 5)))
 
     # -- one delivery ------------------------------------------------------------------------
+    def _start(self, item: Claimed) -> None:
+        self._lanes.busy[item.destination_id] += 1
+        self._tasks[item.id] = asyncio.create_task(self._deliver(item, self._start_at(item)))
+
     async def _deliver(self, item: Claimed, start_at: float) -> None:
-        limit = self._limit(item.destination_id)
+        lanes = self._lanes
+        limit = lanes.limit(item.destination_id)
         try:
             delay = start_at - time.monotonic()
             if delay > 0:
@@ -266,6 +248,7 @@ class Worker:
             self._sending.add(item.id)
             t0 = time.monotonic()
             record = await self._attempt(item)
+            lanes.observe(item.destination_id, time.monotonic() - t0)
             limit.observe(
                 time.monotonic() - t0,
                 record.result.error_class is ErrorClass.TIMEOUT,
@@ -285,8 +268,12 @@ class Worker:
         finally:
             self._tasks.pop(item.id, None)
             self._sending.discard(item.id)
-            self._per_destination[item.destination_id] -= 1
-            if self._claimable(item.destination_id):
+            lanes.busy[item.destination_id] -= 1
+            if not self._stopping and lanes.can_start(item.destination_id):
+                following = lanes.pop(item.destination_id)
+                if following is not None:
+                    self._start(following)
+            if lanes.claimable(item.destination_id):
                 self._slot_freed.set()
         self.stats.sent += 1
         self._records.append(record)
@@ -307,20 +294,13 @@ class Worker:
         self._sent_at[item.destination_id] = time.monotonic()
 
     async def _attempt(self, item: Claimed) -> AttemptRecord:
-        dst, row = item.destination, item.event
-        if dst is None or row is None:
+        dst, event = item.destination, item.event
+        if dst is None or event is None:
             outcome = Outcome(Verdict.FAIL, "the event is no longer stored", ErrorClass.INTERNAL)
             now = self.store.clock()
             return build_record(
                 item, dst, now, 0.0, "", {}, None, outcome, clock=self.store.clock, rng=self.rng
             )
-        event = Event(
-            id=row.id,
-            tenant_id=row.tenant_id,
-            type=row.type,
-            data=row.data,
-            created_at=row.created_at,
-        )
         view = self._view(dst)
         return await attempt(
             self.client, item, event, dst, view, clock=self.store.clock, rng=self.rng
@@ -373,13 +353,20 @@ class Worker:
         return True
 
     def _account(self, recorded: list[Recorded], stale: list[AttemptRecord]) -> None:
+        health = {}
         for x in recorded:
             self._held.pop(x.record.delivery_id, None)
+            health[x.record.destination_id] = x.decision.health  # the last one counts
             self.stats.by_outcome[x.decision.attempt_outcome] += 1
             if x.decision.status is DeliveryStatus.SUCCEEDED:
                 self.stats.succeeded += 1
             elif x.decision.status is DeliveryStatus.FAILED:
                 self.stats.failed += 1
+        for destination_id, h in health.items():  # read ahead only while clean and closed
+            clean = h.circuit is Circuit.CLOSED and not h.consecutive_failures and not h.deleted
+            clean = clean and h.status is DestinationStatus.ACTIVE
+            clean = clean and destination_id not in self._paced
+            self._to_release.extend(self._lanes.read_ahead(destination_id, clean))
         for r in stale:
             self._held.pop(r.delivery_id, None)
         if stale:
@@ -408,6 +395,9 @@ class Worker:
     async def _shutdown(self, flusher: asyncio.Task[None], renewer: asyncio.Task[None]) -> None:
         """Stop within ``GATEWAY_SHUTDOWN_SECONDS``: sends may finish, the rest go back."""
         deadline = time.monotonic() + self.settings.shutdown_seconds
+        self._stopping = True
+        # Read ahead and never started (queued, or found too old to start): hand back.
+        self._to_release.extend(self._lanes.take_all() + self._lanes.expired())
         waiting = [t for i, t in self._tasks.items() if i not in self._sending]
         for task in waiting:  # not started yet (waiting for a rate-limit slot): hand back now
             task.cancel()
@@ -442,3 +432,7 @@ async def _wait_any(*events: asyncio.Event, timeout: float) -> None:
     finally:
         for w in waiters:
             w.cancel()
+
+
+def _circuit_closed(item: Claimed) -> bool:
+    return item.destination is None or item.destination.circuit == Circuit.CLOSED.value

@@ -93,6 +93,7 @@ class AttemptVerbs(StoreBase):
         with self.tx() as conn:
             valid, stale = _held(conn, owner, records)
             health = _health(conn, sorted({r.destination_id for r in valid}))
+            before = dict(health)
             recorded: list[Recorded] = []
             for r in sorted(valid, key=lambda r: r.started_at):
                 decision = after_attempt(r.facts(), health[r.destination_id], policy, now)
@@ -106,7 +107,7 @@ class AttemptVerbs(StoreBase):
                 move_each(conn, [_move(x, now) for x in recorded], now)
                 # An event erased while its attempt was in flight keeps no body (issue #12).
                 scrub_expunged_attempts(conn, [x.record.id for x in recorded])
-                notices = _apply_destinations(conn, recorded, health, now)
+                notices = _apply_destinations(conn, recorded, health, before, now)
                 notices += _operational_notices(conn, recorded, health, now)
                 emit_notices(conn, notices, now)
         return RecordResult(recorded, stale)
@@ -203,7 +204,11 @@ def _operational_notices(
 
 
 def _apply_destinations(
-    conn: Connection, recorded: list[Recorded], health: dict[str, Health], now: datetime
+    conn: Connection,
+    recorded: list[Recorded],
+    health: dict[str, Health],
+    before: dict[str, Health],
+    now: datetime,
 ) -> list[Notice]:
     """Each destination's final health; the disables, removals and cancels it caused. (A circuit
     that closes releases nothing early: what waited while it was open is already due, and a
@@ -214,6 +219,9 @@ def _apply_destinations(
         if x.decision.destination_disabled and x.record.destination_id not in disabled:
             disabled[x.record.destination_id] = x.decision
     for destination_id, h in health.items():
+        cause = disabled.get(destination_id)
+        if cause is None and h == before.get(destination_id):
+            continue  # a healthy destination's batch: nothing of it changed, no statement
         values: dict[str, Any] = {
             "failing_since": h.failing_since,
             "consecutive_failures": h.consecutive_failures,
@@ -221,7 +229,6 @@ def _apply_destinations(
             "probe_failures": h.probe_failures,
             "circuit_retry_at": h.circuit_retry_at,
         }
-        cause = disabled.get(destination_id)
         if cause is not None:
             values.update(
                 status=DestinationStatus.DISABLED.value,

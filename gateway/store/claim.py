@@ -29,13 +29,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
-from gateway.models import DeliveryStatus
+from gateway.models import DeliveryStatus, StoredEvent
 from gateway.outcome import Circuit
 from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
 from gateway.store.changes import Move, move_each, move_where
 from gateway.store.dialect import insert_ignore, locks_rows, name_of
-from gateway.store.events import events_by_key
-from gateway.store.records import DestinationRecord, EventRecord
+from gateway.store.events import stored_events_by_key
+from gateway.store.records import DestinationRecord
 from gateway.store.tables import UTCDateTime
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destination_pacing as _pace
@@ -138,7 +138,7 @@ class Claimed:
     is_test: bool
     trigger: str
     replay_of: str | None
-    event: EventRecord | None = None  # the events row (None: the event is gone)
+    event: StoredEvent | None = None  # its event, ``data`` as stored JSON text (None: gone)
     destination: DestinationRecord | None = None  # the destinations row
     send_at: datetime | None = None  # its rate-limit slot (None: at once)
     slot_seconds: float = 0.0  # the destination's slot spacing (0: not rate-limited)
@@ -272,7 +272,8 @@ class ClaimVerbs(AttemptVerbs):
                 _dlv.c.replay_of,
             ),
         )
-        events = events_by_key(conn, {(r.event_id, r.tenant_id) for r in rows})
+        keys = {(r.event_id, r.tenant_id) for r in rows}
+        events = stored_events_by_key(conn, keys)  # data spliced, not decoded
         return [
             Claimed(
                 id=r.id,

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Text, cast, select
 from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
 from gateway.fanout import filter_matches, subscribes
-from gateway.models import DeliveryTrigger
+from gateway.models import DeliveryTrigger, StoredEvent
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.dialect import insert_ignore
 from gateway.store.records import EventRecord
@@ -43,17 +43,34 @@ def events_by_key(
     conn: Connection, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], EventRecord]:
     """Events by ``(event id, tenant id)`` (ids are scoped to a tenant), in ``conn``."""
+    rows = _event_rows(conn, keys, list(_evt.c))
+    return {(r.id, r.tenant_id): EventRecord.from_row(r) for r in rows}
+
+
+def stored_events_by_key(
+    conn: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], StoredEvent]:
+    """The same events as the delivery path reads them: ``data`` as its stored JSON text, not
+    decoded (the ``webhook`` envelope splices it in as is; other connectors decode it once)."""
+    columns = [_evt.c.id, _evt.c.tenant_id, _evt.c.type, cast(_evt.c.data, Text), _evt.c.created_at]
+    return {
+        (r[0], r[1]): StoredEvent(
+            id=r[0], tenant_id=r[1], type=r[2], data_json=r[3], created_at=r[4]
+        )
+        for r in _event_rows(conn, keys, columns)
+    }
+
+
+def _event_rows(conn: Connection, keys: set[tuple[str, str]], columns: list[Any]) -> list[Any]:
     if not keys:
-        return {}
+        return []
     rows = conn.execute(
-        select(_evt).where(
+        select(*columns).where(
             _evt.c.id.in_(sorted({k[0] for k in keys})),
             _evt.c.tenant_id.in_(sorted({k[1] for k in keys})),
         )
     ).all()
-    return {
-        (r.id, r.tenant_id): EventRecord.from_row(r) for r in rows if (r.id, r.tenant_id) in keys
-    }
+    return [r for r in rows if (r[0], r[1]) in keys]
 
 
 @dataclass

@@ -47,7 +47,9 @@ def test_postgres_outage_mid_drain_five_times(
     rec, url = receiver
     rec.defaults["/drain"] = Script(200, delay=0.1)
     direct = open_store(make_settings(postgres_url, tmp_path))
-    _, events = seed(direct, f"{url}/drain", 800, retry_schedule=[1, 1, 1, 1, 1])
+    # Enough that work is left after the last outage: a worker keeps sending what it holds
+    # (in flight and read ahead) while the database is away, up to a few hundred per outage.
+    _, events = seed(direct, f"{url}/drain", 1600, retry_schedule=[1, 1, 1, 1, 1])
     proxy = TcpProxy(("127.0.0.1", 5432))
     proxy.start()
     proxied = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")

@@ -14,11 +14,12 @@ from sqlalchemy import text
 
 from gateway.store import EventIn, Store, open_store
 from gateway.store.claim import SCAN_FACTOR, candidates_sql
+from gateway.store.records import DestinationRecord
 from gateway.store.rows import delivery_values, insert_deliveries
 from tests.conftest import make_settings, task_data
 
 
-def destination(store: Store, name: str, **extra: Any) -> dict[str, Any]:
+def destination(store: Store, name: str, **extra: Any) -> DestinationRecord:
     row, _ = store.create_destination(
         {
             "tenant_id": "t1",
@@ -32,19 +33,21 @@ def destination(store: Store, name: str, **extra: Any) -> dict[str, Any]:
     return row
 
 
-def backlog(store: Store, dst: dict[str, Any], count: int, *, in_seconds: float = 0) -> list[str]:
+def backlog(
+    store: Store, dst: DestinationRecord, count: int, *, in_seconds: float = 0
+) -> list[str]:
     """``count`` deliveries to ``dst``, oldest first, due ``in_seconds`` from now."""
     [event] = store.ingest_events(
         [EventIn(tenant_id="t1", type="task.completed", data=task_data())]
     )
-    now = store.clock()
+    now = store.clock() + timedelta(seconds=in_seconds)  # made and due then
     rows = [
         delivery_values(
             event_id=event.event_id,
             tenant_id="t1",
             event_type="task.completed",
             destination=dst,
-            now=now + timedelta(seconds=in_seconds),
+            now=now,
         )
         for _ in range(count)
     ]
@@ -60,20 +63,18 @@ def store(db_url: str, tmp_path: Any) -> Store:
 
 def test_every_due_destination_gets_its_oldest_within_its_cap(store: Store) -> None:
     a, b, c = (destination(store, n) for n in "abc")
-    due = {d["id"]: backlog(store, d, 10) for d in (a, b)}
+    due = {d.id: backlog(store, d, 10) for d in (a, b)}
     backlog(store, c, 5, in_seconds=3600)  # not due: never a candidate
     claimed = store.claim_due(owner="w", limit=7, lease_seconds=60, default_cap=3)
     by_destination: dict[str, list[str]] = {}
     for item in claimed:
         by_destination.setdefault(item.destination_id, []).append(item.id)
-    assert set(by_destination) == {a["id"], b["id"]}
+    assert set(by_destination) == {a.id, b.id}
     for dst_id, got in by_destination.items():
         assert sorted(got) == due[dst_id][:3]  # oldest first, at most the cap
     # A cap of its own per destination; the blocked one is left alone entirely.
-    more = store.claim_due(
-        owner="w", limit=50, lease_seconds=60, caps={a["id"]: 5}, blocked=[b["id"]]
-    )
-    assert sorted(m.id for m in more) == due[a["id"]][3:8]
+    more = store.claim_due(owner="w", limit=50, lease_seconds=60, caps={a.id: 5}, blocked=[b.id])
+    assert sorted(m.id for m in more) == due[a.id][3:8]
 
 
 def test_an_ordered_destination_offers_only_its_oldest_open_delivery(store: Store) -> None:
