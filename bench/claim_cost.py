@@ -41,6 +41,7 @@ from gateway.catalog import catalog
 from gateway.sandbox.postgres import scratch_postgres_database
 from gateway.settings import Settings
 from gateway.store import EventIn, Store, open_store
+from gateway.store.records import TargetRecord
 from gateway.store.rows import delivery_values, insert_deliveries
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -75,7 +76,7 @@ def database(kind: str) -> Iterator[str]:
             yield f"sqlite:///{tmp}/gateway.db"
 
 
-def make_destinations(store: Store, count: int) -> list[dict[str, Any]]:
+def make_destinations(store: Store, count: int) -> list[TargetRecord]:
     for i in range(count):
         store.create_destination(
             {
@@ -88,10 +89,10 @@ def make_destinations(store: Store, count: int) -> list[dict[str, Any]]:
         )
     with store.engine.connect() as conn:
         rows = conn.execute(text("SELECT id, connector FROM destinations ORDER BY id")).all()
-    return [{"id": r.id, "connector": r.connector} for r in rows]
+    return [TargetRecord(r.id, r.connector) for r in rows]
 
 
-def grow(store: Store, destinations: list[dict[str, Any]], event_id: str, count: int) -> None:
+def grow(store: Store, destinations: list[TargetRecord], event_id: str, count: int) -> None:
     """Add ``count`` due deliveries, round-robin over the destinations."""
     now = store.clock()
     for start in range(0, count, INSERT_BATCH):

@@ -42,14 +42,14 @@ from bench.gateway_proc import Gateway, database, gateway_server
 from gateway import ids
 from gateway.catalog import catalog
 from gateway.store import open_store
-from gateway.store.tables import DestinationRow
+from gateway.store.tables import destinations as destinations_table
 
 EVENT_TYPE = "task.completed"
 WIDE = "ten_wide"  # N destinations
 NARROW = "ten_narrow"  # 1 destination: the baseline POST
 CAP_SECONDS = 120.0
 POLL_SECONDS = 0.05
-_dst = DestinationRow.__table__  # type: ignore[attr-defined]
+_dst = destinations_table
 
 
 @dataclass
@@ -84,7 +84,7 @@ def seed(url: str, receiver_url: str, n: int) -> None:
                 }
             )
         with store.engine.begin() as conn:
-            template = dict(conn.execute(select(_dst).where(_dst.c.id == row["id"])).one()._mapping)
+            template = dict(conn.execute(select(_dst).where(_dst.c.id == row.id)).one()._mapping)
             copies = [
                 {**template, "id": ids.new_id(ids.DESTINATION), "name": f"fanout {i}"}
                 for i in range(n - 1)

@@ -92,8 +92,8 @@ def seed(store: Store, url: str, destinations: int, events: int) -> list[str]:
                 "event_types": [EVENT_TYPE],
             }
         )
-        store.set_destination_status(row["id"], DestinationStatus.DISABLED, "bench: held")
-        ids.append(row["id"])
+        store.set_destination_status(row.id, DestinationStatus.DISABLED, "bench: held")
+        ids.append(row.id)
     data = catalog()[EVENT_TYPE].example
     for start in range(0, events, INGEST_BATCH):
         store.ingest_events(
