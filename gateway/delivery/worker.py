@@ -139,8 +139,9 @@ class Worker:
                         self._slot_freed,
                         timeout=self.settings.worker_idle_seconds,
                     )
-                    if self._slot_freed.is_set():  # let a few more finish: one claim for them
-                        await _wait_any(stop, timeout=CLAIM_COALESCE_SECONDS)
+                    if self._slot_freed.is_set() and not self.wakeup.is_set():
+                        # let a few more finish: one claim for them (new work cuts it short)
+                        await _wait_any(stop, self.wakeup, timeout=CLAIM_COALESCE_SECONDS)
         finally:
             await self._shutdown(flusher, renewer)
 
