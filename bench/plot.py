@@ -4,8 +4,8 @@
     .venv/bin/python bench/plot.py [--latency bench/latency.json] [--processes bench/processes.json]
         [--out bench/throughput-latency.png]
 
-Left: ``bench/processes.py``'s figures (``{"results": [{"store", "processes",
-"deliveries_per_second", "ratio"}, ...]}``), deliveries/s per store against the number of
+Left: ``bench/processes.py``'s figures (``{"rows": [{"store", "processes", "rate" (deliveries/s),
+"ratio"}, ...]}``), deliveries/s per store against the number of
 processes. Right: ``bench/latency.py --json``'s figures, delivered latency p50 (solid) and p99
 (dashed) per store against the offered rate, log scale, with the wire's own latency (the
 baseline) in grey. A missing or unreadable file leaves its panel saying so.
@@ -31,7 +31,8 @@ def load(path: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError) as exc:
         print(f"skipping {path}: {exc}", file=sys.stderr)
         return []
-    results = doc.get("results") if isinstance(doc, dict) else doc
+    # latency.py writes ``results``; processes.py writes ``rows`` (deliveries/s in ``rate``)
+    results = doc.get("results", doc.get("rows")) if isinstance(doc, dict) else doc
     return [r for r in results or [] if isinstance(r, dict)]
 
 
@@ -56,7 +57,7 @@ def draw(latency: list[dict[str, Any]], processes: list[dict[str, Any]], out: Pa
     series = by_store(processes, "processes")
     for store, rows in series.items():
         xs = [int(r["processes"]) for r in rows]
-        ys = [float(r["deliveries_per_second"]) for r in rows]
+        ys = [float(r.get("deliveries_per_second", r.get("rate", 0))) for r in rows]
         left.plot(xs, ys, "o-", color=COLOURS.get(store), label=store)
         for x, y, r in zip(xs, ys, rows, strict=True):
             if r.get("ratio") is not None:
