@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Text, cast, select
 
 from gateway import ids
 from gateway.errors import NotFoundError, ValidationError
-from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryTrigger, StoredEvent
 from gateway.store.destinations import DestinationVerbs
 from gateway.store.dialect import insert_ignore
 from gateway.store.records import EventRecord
-from gateway.store.rows import VARYING, insert_delivery_columns
+from gateway.store.rows import fan_out
 from gateway.store.tables import deliveries as _dlv
-from gateway.store.tables import destinations as _dst
 from gateway.store.tables import events as _evt
 
 
@@ -73,59 +69,6 @@ def _event_rows(conn: Connection, keys: set[tuple[str, str]], columns: list[Any]
     return [r for r in rows if (r[0], r[1]) in keys]
 
 
-@dataclass
-class _Audience:
-    """Destinations of one tenant that share their ``event_types`` and ``filter`` (10,000
-    destinations usually share a handful): the match is evaluated once per event for all."""
-
-    event_types: tuple[str, ...]
-    filter: dict[str, Any] | None
-    ids: list[str] = field(default_factory=list)  # destination ids, ascending
-    connectors: list[str] = field(default_factory=list)  # each destination's, in that order
-
-    def wants(self, event: EventIn) -> bool:
-        return subscribes(self.event_types, event.type) and filter_matches(self.filter, event.data)
-
-
-def _audiences(conn: Connection, tenant_ids: set[str]) -> dict[str, list[_Audience]]:
-    """Every non-deleted destination of these tenants, by tenant and by (event types, filter),
-    in id order. The JSON columns are read as text and decoded once per distinct value."""
-    rows = conn.execute(
-        select(
-            _dst.c.id,
-            _dst.c.tenant_id,
-            _dst.c.connector,
-            cast(_dst.c.event_types, Text),
-            cast(_dst.c.filter, Text),
-        )
-        .where(_dst.c.tenant_id.in_(sorted(tenant_ids)), _dst.c.deleted_at.is_(None))
-        .order_by(_dst.c.id)
-    ).all()
-    groups: dict[tuple[str, str, str | None], _Audience] = {}
-    for dst_id, tenant_id, connector, types_text, filter_text in rows:
-        key = (tenant_id, types_text, filter_text)
-        audience = groups.get(key)
-        if audience is None:
-            decoded = orjson.loads(filter_text) if filter_text is not None else None
-            audience = _Audience(tuple(orjson.loads(types_text)), decoded)
-            groups[key] = audience
-        audience.ids.append(dst_id)
-        audience.connectors.append(connector)
-    out: dict[str, list[_Audience]] = {}
-    for (tenant_id, _, _), audience in groups.items():
-        out.setdefault(tenant_id, []).append(audience)
-    return out
-
-
-def _matching(audiences: Iterable[_Audience], event: EventIn) -> tuple[list[str], list[str]]:
-    """(destination ids, their connectors) of the audiences ``event`` matches, by id."""
-    chosen = [a for a in audiences if a.wants(event)]
-    if len(chosen) == 1:
-        return chosen[0].ids, chosen[0].connectors
-    pairs = sorted(p for a in chosen for p in zip(a.ids, a.connectors, strict=True))
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
 class EventVerbs(DestinationVerbs):
     def ingest_events(self, items: list[EventIn]) -> list[IntakeResult]:
         """Store new events once and fan each out; duplicates change nothing.
@@ -161,7 +104,9 @@ class EventVerbs(DestinationVerbs):
                 ]
                 inserted.update((r.id, r.tenant_id) for r in conn.execute(stmt, values))
             created = [e for e in fresh if (str(e.id), e.tenant_id) in inserted]
-            by_event = self._fan_out(conn, created, now)
+            by_event = fan_out(
+                conn, [(str(e.id), e.tenant_id, e.type, e.data) for e in created], now
+            )
             existing = self._event_delivery_ids(conn, [k for k in keys if k not in inserted])
         for index, key in enumerate(keys):
             result = results[index]
@@ -171,40 +116,6 @@ class EventVerbs(DestinationVerbs):
             else:
                 result.delivery_ids = existing.get(key, by_event.get(key, []))
         return results
-
-    def _fan_out(
-        self, conn: Connection, events: list[EventIn], now: datetime
-    ) -> dict[tuple[str, str], list[str]]:
-        """One delivery per (event, matching destination), inserted set-based and built
-        column-wise (no per-delivery dict); the delivery ids of each ``(event id, tenant id)``,
-        in destination id order."""
-        if not events:
-            return {}
-        audiences = _audiences(conn, {e.tenant_id for e in events})
-        columns: dict[str, list[Any]] = {c: [] for c in VARYING}
-        by_event: dict[tuple[str, str], list[str]] = {}
-        for event in events:
-            dst_ids, connectors = _matching(audiences.get(event.tenant_id, ()), event)
-            n = len(dst_ids)
-            if not n:
-                continue
-            delivery_ids = ids.new_ids(ids.DELIVERY, n)
-            by_event[(str(event.id), event.tenant_id)] = delivery_ids
-            columns["id"] += delivery_ids
-            columns["destination_id"] += dst_ids
-            columns["connector"] += connectors
-            for name, value in (
-                ("tenant_id", event.tenant_id),
-                ("event_id", str(event.id)),
-                ("event_type", event.type),
-                ("is_test", False),
-                ("trigger", DeliveryTrigger.EVENT.value),
-                ("replay_of", None),
-                ("replay_id", None),
-            ):
-                columns[name] += [value] * n
-        insert_delivery_columns(conn, columns, now)
-        return by_event
 
     def _event_delivery_ids(
         self, conn: Connection, keys: list[tuple[str, str]]

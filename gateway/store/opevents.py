@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from gateway import ids, opevents
-from gateway.fanout import filter_matches, subscribes
 from gateway.models import DeliveryStatus, DestinationStatus
 from gateway.opevents import Notice
 from gateway.store.base import StoreBase
@@ -24,10 +23,8 @@ from gateway.store.records import (
     DeliveryRecord,
     EventRecord,
     SubjectRecord,
-    SubscriberRecord,
-    columns_of,
 )
-from gateway.store.rows import delivery_values, insert_deliveries
+from gateway.store.rows import fan_out
 from gateway.store.tables import deliveries as _dlv
 from gateway.store.tables import destinations as _dst
 from gateway.store.tables import events as _evt
@@ -69,39 +66,13 @@ def emit_notices(conn: Connection, notices: list[Notice], now: datetime) -> list
             )
     if rows:
         conn.execute(insert(_evt), rows)
-        _fan_out(conn, rows, now)
+        fan_out(conn, [(r["id"], r["tenant_id"], r["type"], r["data"]) for r in rows], now)
     return [r["id"] for r in rows]
 
 
 def subject(row: Any) -> SubjectRecord:
     """The subject of a row that selected ``_SUBJECT`` (and maybe more)."""
     return SubjectRecord(id=row.id, tenant_id=row.tenant_id, name=row.name)
-
-
-def _fan_out(conn: Connection, events: list[dict[str, Any]], now: datetime) -> None:
-    targets = [
-        SubscriberRecord.from_row(r)
-        for r in conn.execute(
-            select(*columns_of(SubscriberRecord, _dst))
-            .where(_dst.c.tenant_id.in_({e["tenant_id"] for e in events}))
-            .where(_dst.c.deleted_at.is_(None))
-        ).all()
-    ]
-    deliveries = [
-        delivery_values(
-            event_id=e["id"],
-            tenant_id=e["tenant_id"],
-            event_type=e["type"],
-            destination=t,
-            now=now,
-        )
-        for e in events
-        for t in targets
-        if t.tenant_id == e["tenant_id"]
-        and subscribes(t.event_types, e["type"])
-        and filter_matches(t.filter, e["data"])
-    ]
-    insert_deliveries(conn, deliveries, now)
 
 
 # -- transitions at the worker's write (gateway/store/claim.py) ---------------------------------

@@ -96,18 +96,6 @@ class DestinationRecord(FromRow):
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriberRecord(FromRow):
-    """What fan-out matches an event against."""
-
-    id: str
-    tenant_id: str
-    connector: str
-    event_types: list[str]
-    filter: dict[str, Any] | None
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
 class SubjectRecord(FromRow):
     """The destination an operational event is about: id, tenant and name."""
 

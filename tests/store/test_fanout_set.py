@@ -1,4 +1,4 @@
-"""Set-based fan-out (store/events.py ``_fan_out``, store/rows.py ``insert_delivery_columns``):
+"""Set-based fan-out (store/rows.py ``fan_out`` and ``insert_delivery_columns``):
 exactly one delivery per matching destination, with correct rows and change rows, on SQLite and
 PostgreSQL."""
 
