@@ -249,12 +249,13 @@ class Worker:
             self._sending.add(item.id)
             t0 = time.monotonic()
             record = await self._attempt(item)
-            lanes.observe(item.destination_id, time.monotonic() - t0)
+            done = time.monotonic()
+            lanes.observe(item.destination_id, done - t0)
             limit.observe(
-                time.monotonic() - t0,
+                done - t0,
                 record.result.error_class is ErrorClass.TIMEOUT,
                 len(self._tasks) >= self.settings.worker_concurrency * 3 // 4,
-                time.monotonic(),
+                done,
             )
         except asyncio.CancelledError:  # shutdown: hand it back unsent (or with no answer)
             self._to_release.append(item)
