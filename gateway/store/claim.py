@@ -33,6 +33,7 @@ from gateway.models import DeliveryStatus, StoredEvent
 from gateway.outcome import Circuit
 from gateway.store.attempts import AttemptRecord, AttemptVerbs, Recorded
 from gateway.store.changes import Move, move_each, move_where
+from gateway.store.destinations import destinations_by_id
 from gateway.store.dialect import insert_ignore, locks_rows, name_of
 from gateway.store.events import stored_events_by_key
 from gateway.store.records import DestinationRecord
@@ -193,7 +194,7 @@ class ClaimVerbs(AttemptVerbs):
                 )
                 if not chosen:
                     break
-                destinations = _destinations_by_id(conn, {d for _, d in chosen})
+                destinations = destinations_by_id(conn, {d for _, d in chosen})
                 slots = _reserve_slots(conn, chosen, destinations, rate_of, now, horizon_seconds)
                 claimed = self._take(conn, owner, slots, now, lease_seconds, destinations, probes)
                 if claimed:
@@ -379,13 +380,6 @@ def _share(rows: list[Any], limit: int, cap: Callable[[str], int]) -> list[tuple
             taken[row.destination_id] += 1
             chosen.append((row.id, row.destination_id))
     return chosen
-
-
-def _destinations_by_id(conn: Connection, ids: set[str]) -> dict[str, DestinationRecord]:
-    if not ids:
-        return {}
-    rows = conn.execute(select(_dst).where(_dst.c.id.in_(sorted(ids)))).all()
-    return {r.id: DestinationRecord.from_row(r) for r in rows}
 
 
 def _reserve_slots(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from gateway import ids, signing
 from gateway.errors import ConflictError, NotFoundError
@@ -298,8 +298,15 @@ class DestinationVerbs(StoreBase):
         if not destination_ids:
             return {}
         with self.read() as conn:
-            rows = conn.execute(select(_dst).where(_dst.c.id.in_(destination_ids))).all()
-        return {r.id: DestinationRecord.from_row(r) for r in rows}
+            return destinations_by_id(conn, set(destination_ids))
+
+
+def destinations_by_id(conn: Connection, ids: set[str]) -> dict[str, DestinationRecord]:
+    """Destinations by id, in ``conn`` (the claim's transaction, or a read)."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(_dst).where(_dst.c.id.in_(sorted(ids)))).all()
+    return {r.id: DestinationRecord.from_row(r) for r in rows}
 
 
 def _expired(key: dict[str, Any], now: datetime) -> bool:
