@@ -231,7 +231,7 @@ async def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snap, store.clock().timestamp()))
     registry.register(StorageCollector(await run(storage_snapshot, store)))
-    registry.register(ConnectorErrorCollector(await run(store.connector_errors)))
+    registry.register(ConnectorErrorCollector(snap.connector_errors))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

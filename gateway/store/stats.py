@@ -69,6 +69,7 @@ class MetricsSnapshot:
     replays: dict[str, tuple[int, int, int]]  # status -> (jobs, matched, created)
     destinations: dict[str, int]  # status -> non-deleted destinations
     circuits: dict[str, int] = field(default_factory=dict)  # circuit -> active destinations
+    connector_errors: dict[str, int] = field(default_factory=dict)  # connector -> internal attempts
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
@@ -89,7 +90,7 @@ class StatsVerbs(StoreBase):
                 ).all()
             }
             queue, oldest = self._queue(conn, now)
-            attempts, latency = self._attempts(conn)
+            attempts, latency, connector_errors = self._attempts(conn)
             events = {
                 r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0))
                 for r in conn.execute(
@@ -140,6 +141,7 @@ class StatsVerbs(StoreBase):
             replays,
             destinations,
             circuits,
+            connector_errors,
         )
 
     def _queue(self, conn: Any, now: datetime) -> tuple[dict[str, int], float]:
@@ -172,8 +174,9 @@ class StatsVerbs(StoreBase):
 
     def _attempts(
         self, conn: Any
-    ) -> tuple[dict[tuple[str, str], int], dict[str, LatencyHistogram]]:
-        """Attempts by connector and outcome, and their latency histogram, bucketed in SQL."""
+    ) -> tuple[dict[tuple[str, str], int], dict[str, LatencyHistogram], dict[str, int]]:
+        """Attempts by connector and outcome, their latency histogram (bucketed in SQL), and the
+        attempts recorded as ``internal`` (a bug in the gateway's code) by connector: one scan."""
         bounds = [_count_if(_att.c.duration_ms <= b * 1000) for b in LATENCY_BUCKETS_SECONDS]
         rows = conn.execute(
             select(
@@ -181,12 +184,14 @@ class StatsVerbs(StoreBase):
                 _att.c.outcome,
                 func.count(),
                 func.sum(_att.c.duration_ms),
+                _count_if(_att.c.error_class == ErrorClass.INTERNAL.value),
                 *bounds,
             ).group_by(_att.c.destination_id, _att.c.outcome)
         ).all()
         connectors = dict(conn.execute(select(_dst.c.id, _dst.c.connector)).all())
         attempts: dict[tuple[str, str], int] = {}
         latency: dict[str, LatencyHistogram] = {}
+        internal: dict[str, int] = {}
         for row in rows:
             connector = connectors.get(row[0], "unknown")
             key = (connector, row[1])
@@ -194,20 +199,11 @@ class StatsVerbs(StoreBase):
             hist = latency.setdefault(connector, LatencyHistogram())
             hist.count += int(row[2])
             hist.sum_seconds += float(row[3] or 0) / 1000
-            for index, value in enumerate(row[4:]):
+            if row[4]:
+                internal[connector] = internal.get(connector, 0) + int(row[4])
+            for index, value in enumerate(row[5:]):
                 hist.buckets[index] += int(value or 0)
-        return attempts, latency
-
-    def connector_errors(self) -> dict[str, int]:
-        """Attempts recorded as ``internal`` (a bug in the gateway's code), by connector."""
-        query = (
-            select(_dst.c.connector, func.count())
-            .select_from(_att.join(_dst, _dst.c.id == _att.c.destination_id))
-            .where(_att.c.error_class == ErrorClass.INTERNAL.value)
-            .group_by(_dst.c.connector)
-        )
-        with self.read() as conn:
-            return {r[0]: int(r[1]) for r in conn.execute(query).all()}
+        return attempts, latency, internal
 
     # -- the dashboard -----------------------------------------------------------------------
     def destination_series(
