@@ -43,15 +43,12 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     ``ordered`` destinations).
     """
     global _last
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms is None:
+        return new_ids(prefix, 1)[0]
+    rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for increments
     with _lock:
-        last_ms, last_rand = _last
-        if ms <= last_ms and now_ms is None:
-            ms, rand = last_ms, (last_rand + 1) & ((1 << 80) - 1)
-        else:
-            rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for increments
-        _last = (ms, rand)
-    return f"{prefix}_{_b32(ms, 10)}{_b32(rand, 16)}"
+        _last = (now_ms, rand)
+    return f"{prefix}_{_b32(now_ms, 10)}{_b32(rand, 16)}"
 
 
 _PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]  # 10 bits -> 2 chars
@@ -73,8 +70,8 @@ def _b32_80(value: int) -> str:
 
 
 def new_ids(prefix: str, count: int) -> list[str]:
-    """``count`` ids as ``new_id`` would make them one after another (same order, same
-    monotonicity), for a fan-out to thousands of destinations: one lock and one clock read."""
+    """``count`` new ids, in the order they were made (see ``new_id``), for a fan-out to
+    thousands of destinations: one lock and one clock read."""
     global _last
     if count <= 0:
         return []
