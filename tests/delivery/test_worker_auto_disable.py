@@ -77,7 +77,7 @@ def test_five_days_of_failure_disables_then_enable_catches_up_oldest_first(
                 "connector": "webhook",
                 "url": f"{url}/flaky",
                 "eventTypes": ["task.completed"],
-                "retrySchedule": [1, 1, 1, 1],
+                "retrySchedule": [60, 1, 1, 1],  # the retry is due only once the clock jumps
             },
         ).json()
 
